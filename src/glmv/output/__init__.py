@@ -1,0 +1,25 @@
+"""One tolerant parser for every GLM output, one-shot and streaming.
+
+``parse_reply(text)`` splits a reply into reasoning, readable content, the boxed answer, boxes, points and
+tool calls; ``StreamParser`` does the same delta by delta and always agrees with ``parse_reply`` on the
+whole text. ``draw_boxes`` draws parsed boxes on an image. Nobody else in glmv writes a regex for
+``<think>`` or ``<|begin_of_box|>``.
+"""
+
+from glmv.output.draw import draw_boxes
+from glmv.output.parser import parse_reply
+from glmv.output.reply import Box, Delta, Point, Reply, ToolCall, ToolCallDelta, Usage
+from glmv.output.stream import StreamParser
+
+__all__ = [
+    "Box",
+    "Delta",
+    "Point",
+    "Reply",
+    "StreamParser",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "draw_boxes",
+    "parse_reply",
+]
