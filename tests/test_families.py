@@ -67,7 +67,13 @@ FOLDERS = [
         None,
         "glm-4.6v",
     ),
-    ("ckpt-g", {"model_type": "glm46v", "text_config": {"model_type": "glm4v_text"}}, None, None, "glm-4.6v-flash"),
+    (
+        "ckpt-g",
+        {"model_type": "glm46v", "text_config": {"model_type": "glm4v_text"}},
+        None,
+        None,
+        "glm-4.6v-flash",
+    ),
 ]
 
 

@@ -24,7 +24,9 @@ PUBLIC_MODULES = [
 def test_all_lists_real_members_in_sorted_order(name):
     module = importlib.import_module(name)
     exported = list(module.__all__)
-    assert exported == sorted(exported, key=lambda s: (s.lower().lstrip("_"), s)) or exported == sorted(exported)
+    assert exported == sorted(exported, key=lambda s: (s.lower().lstrip("_"), s)) or exported == sorted(
+        exported
+    )
     for member in exported:
         assert getattr(module, member) is not None, f"{name}.{member} is listed in __all__ but missing"
 
@@ -35,7 +37,9 @@ def _imported_after(code: str) -> set[str]:
     return set(out.split())
 
 
-@pytest.mark.parametrize("code", ["import glmv", "import glmv.engine, glmv.media, glmv.messages, glmv.output"])
+@pytest.mark.parametrize(
+    "code", ["import glmv", "import glmv.engine, glmv.media, glmv.messages, glmv.output"]
+)
 def test_import_does_not_load_torch_or_transformers(code):
     loaded = _imported_after(code)
     assert "torch" not in loaded
