@@ -1,0 +1,315 @@
+"""The reward configuration: the official glmv_reward YAML layout, loaded unchanged.
+
+A config maps each datasource to a named reward config, and each reward config is a tagged union on
+``verifier_type`` (``math``, ``ocr``, ``AndroidWorld``, …) with the official field names and defaults. As in the
+official loader, keys it does not know are ignored — but they are kept in ``ignored_keys`` and logged, so a typo
+is visible. Unknown verifier types, missing required fields, wrong value types and unmapped datasources raise
+:class:`~glmv.errors.ConfigError` naming the key.
+
+glmv adds a few top-level keys of its own (all optional): ``answer_format`` (``auto`` accepts the GLM-4.1V
+``<answer>`` form and the GLM-4.5V/4.6V form without answer tags; ``answer_tags`` and ``plain`` accept one),
+``math_timeout`` (seconds per math check, hard), ``math_workers``, ``judge_timeout``, ``judge_retries``,
+``judge_concurrency`` and ``cache_size``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glmv.errors import ConfigError
+from glmv.reward.format import ANSWER_FORMATS
+
+__all__ = [
+    "ChartConfig",
+    "CountingConfig",
+    "FileBasedConfig",
+    "GeneralConfig",
+    "GeoquestConfig",
+    "JudgeFields",
+    "LanguageMixConfig",
+    "LongDocConfig",
+    "MathConfig",
+    "MmsiConfig",
+    "OcrConfig",
+    "RewardSystemConfig",
+    "VerifierConfig",
+    "VqaConfig",
+    "load_config",
+    "parse_config",
+    "parse_verifier_config",
+]
+
+_log = logging.getLogger("glmv.reward")
+StrOrList = typing.Union[str, list[str], None]  # noqa: UP007  (evaluated at runtime by the type checker below)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifierConfig:
+    """Base of every verifier config: the tag and the keys that were ignored."""
+
+    verifier_type: str
+    ignored_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgeFields(VerifierConfig):
+    """The LLM-judge keys most verifiers share (lists mean several judges voting)."""
+
+    enable_llm_judge_fallback: bool = True
+    llm_api_key: StrOrList = None
+    llm_judge_url: StrOrList = None
+    llm_model: StrOrList = None
+    llm_judge_prompt_template: str | None = None
+    llm_max_tokens: int = 10
+    llm_temperature: float = 0.1
+    llm_top_p: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MathConfig(JudgeFields):
+    """math, biology, chemistry, physics, geography, liberal_arts."""
+
+    sympy_tolerance: float = 1e-5
+    strict_boxed_extraction: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class VqaConfig(JudgeFields):
+    strict_boxed_extraction: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcrConfig(JudgeFields):
+    strict_boxed_extraction: bool = True
+    edit_distance_upper_bound: float = 1.0
+    edit_distance_lower_bound: float = 0.0
+    ignore_case: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartConfig(JudgeFields):
+    answer_extraction_regex: str
+    sympy_tolerance: float = 1e-5
+    strict_boxed_extraction: bool = True
+    llm_model: StrOrList = "glm-4-flash"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountingConfig(JudgeFields):
+    strict_boxed_extraction: bool = True
+    llm_model: StrOrList = "glm-4-flash"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MmsiConfig(CountingConfig):
+    """mmsi and multi_image."""
+
+    sympy_tolerance: float = 1e-5
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneralConfig(VerifierConfig):
+    llm_api_key: StrOrList
+    llm_judge_url: StrOrList
+    llm_judge_prompt_template: str
+    llm_model: StrOrList = "glm-4-flash"
+    llm_max_tokens: int = 10
+    llm_temperature: float = 0.1
+    llm_top_p: float = 1.0
+    answer_extraction_regex: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeoquestConfig(VerifierConfig):
+    llm_api_key: StrOrList
+    llm_judge_url: StrOrList
+    llm_judge_prompt_template: str
+    llm_model: StrOrList = None
+    llm_max_tokens: int = 4096
+    llm_temperature: float = 0.8
+    llm_top_p: float = 0.6
+    strict_boxed_extraction: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LongDocConfig(VerifierConfig):
+    """Long documents: the official config type had no verifier; glmv gives it a majority-vote judge."""
+
+    llm_api_key: StrOrList
+    llm_judge_url: StrOrList
+    llm_model: StrOrList
+    answer_extraction_regex: str | None = None
+    llm_judge_prompt_template: str | None = None
+    llm_max_tokens: int = 10
+    llm_temperature: float = 0.1
+    llm_top_p: float = 1.0
+    strict_boxed_extraction: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageMixConfig(VerifierConfig):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileBasedConfig(VerifierConfig):
+    """file_based and the GUI-agent types: Python functions loaded from files."""
+
+    extract_answer_file_path: str | None = None
+    extract_answer_func_name: str = "extract_answer"
+    judge_func_path: str | None = None
+    judge_func_name: str = "judge"
+    load_once: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardSystemConfig:
+    """The whole file: datasource routing, the reward configs and the system switches."""
+
+    datasource_reward_config_mapping: dict[str, str]
+    reward_configs: dict[str, VerifierConfig]
+    enable_mix_verifier: bool = True
+    reward_log_dir: str = "logs"
+    answer_format: str = "auto"
+    math_timeout: float = 10.0
+    math_workers: int = 2
+    judge_timeout: float = 120.0
+    judge_retries: int = 2
+    judge_concurrency: int = 16
+    cache_size: int = 100_000
+    ignored_keys: tuple[str, ...] = field(default=())
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True
+
+
+def _describe(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
+
+def _build(
+    cls: type, where: str, data: Mapping[str, Any], skip: set[str]
+) -> tuple[dict[str, Any], list[str]]:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    known = set()
+    for f in dataclasses.fields(cls):
+        known.add(f.name)
+        if f.name in skip:
+            continue
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{where}: missing required key '{f.name}'. Add it to the config.")
+            continue
+        value = data[f.name]
+        if isinstance(value, float) and hints[f.name] is int and value.is_integer():
+            value = int(value)
+        if not _type_ok(value, hints[f.name]):
+            raise ConfigError(
+                f"{where}.{f.name}: expected {_describe(hints[f.name])}, got {type(value).__name__} {value!r}."
+            )
+        values[f.name] = value
+    return values, sorted(k for k in data if k not in known)
+
+
+def parse_verifier_config(name: str, data: Mapping[str, Any]) -> VerifierConfig:
+    """One entry of ``reward_configs`` → its typed config (its class comes from the verifier registry)."""
+    from glmv.reward.registry import verifier_class
+
+    where = f"reward_configs.{name}"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}.")
+    if "verifier_type" not in data:
+        raise ConfigError(f"{where}: missing required key 'verifier_type'.")
+    tag = data["verifier_type"]
+    if not isinstance(tag, str):
+        raise ConfigError(f"{where}.verifier_type: expected a string, got {tag!r}.")
+    cls = verifier_class(tag, where=f"{where}.verifier_type")
+    values, ignored = _build(cls.config_class, where, data, skip={"verifier_type", "ignored_keys"})
+    if ignored:
+        _log.warning("%s: ignoring keys the '%s' verifier does not use: %s", where, tag, ", ".join(ignored))
+    return cls.config_class(verifier_type=tag, ignored_keys=tuple(ignored), **values)
+
+
+def parse_config(data: Mapping[str, Any]) -> RewardSystemConfig:
+    """A loaded YAML document → :class:`RewardSystemConfig`, checked."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("reward config: expected a mapping at the top level.")
+    raw_configs = data.get("reward_configs")
+    if not isinstance(raw_configs, Mapping):
+        raise ConfigError(
+            "reward config: missing required key 'reward_configs' (a mapping of named configs)."
+        )
+    mapping = data.get("datasource_reward_config_mapping")
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(
+            "reward config: missing required key 'datasource_reward_config_mapping' (datasource → config name)."
+        )
+    configs = {str(name): parse_verifier_config(str(name), value) for name, value in raw_configs.items()}
+    for datasource, config_name in mapping.items():
+        if config_name not in configs:
+            raise ConfigError(
+                f"datasource_reward_config_mapping.{datasource}: reward config '{config_name}' is not defined "
+                f"in reward_configs (defined: {', '.join(sorted(configs)) or 'none'})."
+            )
+    top = {k: v for k, v in data.items() if k not in ("reward_configs", "datasource_reward_config_mapping")}
+    values, ignored = _build(
+        RewardSystemConfig,
+        "reward config",
+        top,
+        skip={"ignored_keys", "datasource_reward_config_mapping", "reward_configs"},
+    )
+    if values.get("answer_format", "auto") not in ANSWER_FORMATS:
+        raise ConfigError(
+            f"answer_format: expected one of {', '.join(ANSWER_FORMATS)}, got {values['answer_format']!r}."
+        )
+    if ignored:
+        _log.warning("reward config: ignoring unknown top-level keys: %s", ", ".join(ignored))
+    return RewardSystemConfig(
+        datasource_reward_config_mapping={str(k): str(v) for k, v in mapping.items()},
+        reward_configs=configs,
+        ignored_keys=tuple(ignored),
+        **values,
+    )
+
+
+def load_config(path: str | Path) -> RewardSystemConfig:
+    """Read and check a reward YAML file (the official layout)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the reward config {path}: {exc.strerror}. Check the path.") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    return parse_config(data or {})

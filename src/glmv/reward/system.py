@@ -1,0 +1,418 @@
+"""The reward system: route each item to its verifier and score it, never failing silently.
+
+Per item (:meth:`RewardSystem.score`): the format gate on the response (see :mod:`glmv.reward.format`) and on a
+model-style ground truth; the language-mix gate; the same extraction for response and ground truth; the
+verifier's rules, then its judge. Every item gets a :class:`RewardResult` — a reward in [0, 1] and a reason —
+and any internal failure (an exception, a math timeout, a judge that did not answer, a bad ground truth) also
+sets ``error`` and is counted in :attr:`RewardSystem.stats`, per datasource. Results are cached by
+(reward config, question, ground truth, response, image).
+
+:meth:`RewardSystem.get_reward` keeps the official glmv_reward signature and return value for drop-in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from glmv.errors import ConfigError
+from glmv.reward.cache import LruCache
+from glmv.reward.config import RewardSystemConfig, VerifierConfig, load_config, parse_config
+from glmv.reward.format import check_format
+from glmv.reward.judge import JudgeClient, JudgeTransport
+from glmv.reward.logs import write_reward_logs
+from glmv.reward.mathcheck import MathChecker
+from glmv.reward.registry import verifier_class
+from glmv.reward.text import detect_long_paragraph_mixing
+from glmv.reward.verifiers.base import Services, Verifier
+
+__all__ = ["DatasourceStats", "RewardItem", "RewardResult", "RewardSystem"]
+
+_log = logging.getLogger("glmv.reward")
+
+
+@dataclass(frozen=True)
+class RewardItem:
+    """One thing to score. ``response`` and ``ground_truth`` are full model-style replies (or, for geoquest, a
+    ground-truth dict / JSON string)."""
+
+    response: Any
+    ground_truth: Any
+    question: str = ""
+    datasource: str = "default"
+    image_file: Any = None
+    uuid: str | None = None
+    answer_length: int = -1
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> RewardItem:
+        """From a JSONL row with official (``prompt``, ``answer``, ``gt_answer``) or glmv key names."""
+
+        def pick(*names: str, default: Any = None) -> Any:
+            for name in names:
+                if name in row:
+                    return row[name]
+            return default
+
+        if pick("answer", "response") is None or pick("gt_answer", "ground_truth") is None:
+            raise ConfigError("Each row needs 'answer' (or 'response') and 'gt_answer' (or 'ground_truth').")
+        return cls(
+            response=pick("answer", "response"),
+            ground_truth=pick("gt_answer", "ground_truth"),
+            question=pick("prompt", "question", default="") or "",
+            datasource=pick("datasource", "data_source", default="default"),
+            image_file=pick("image_file", "image"),
+            uuid=pick("uuid", "id"),
+            answer_length=pick("answer_length", "answer_token_length", default=-1),
+        )
+
+
+@dataclass(frozen=True)
+class RewardResult:
+    """The score of one item. ``error`` is set only for internal failures (never for a plain wrong answer)."""
+
+    reward: float
+    extracted_answer: Any
+    extracted_ground_truth: Any
+    reason: str
+    error: str | None = None
+    timed_out: bool = False
+    judge_calls: int = 0
+    cached: bool = False
+    datasource: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reward": self.reward,
+            "extracted_answer": self.extracted_answer,
+            "extracted_ground_truth": self.extracted_ground_truth,
+            "reason": self.reason,
+            "error": self.error,
+            "timed_out": self.timed_out,
+            "judge_calls": self.judge_calls,
+            "cached": self.cached,
+        }
+
+
+@dataclass
+class DatasourceStats:
+    """Counters of one datasource since the system was built."""
+
+    items: int = 0
+    reward_sum: float = 0.0
+    errors: int = 0
+    timeouts: int = 0
+    judge_calls: int = 0
+    format_failures: int = 0
+    cache_hits: int = 0
+    error_examples: list[str] = field(default_factory=list)
+
+    @property
+    def mean_reward(self) -> float:
+        return self.reward_sum / self.items if self.items else 0.0
+
+
+class RewardSystem:
+    """Scores model replies against ground truths with the verifiers a reward YAML configures."""
+
+    def __init__(
+        self,
+        config: str | Path | RewardSystemConfig | Mapping[str, Any],
+        *,
+        judge_transport: JudgeTransport | None = None,
+        judge_backoff: float = 0.5,
+    ) -> None:
+        if isinstance(config, RewardSystemConfig):
+            self.config = config
+        elif isinstance(config, Mapping):
+            self.config = parse_config(config)
+        else:
+            self.config = load_config(config)
+        c = self.config
+        self.reward_log_dir = c.reward_log_dir
+        self.services = Services(
+            math=MathChecker(workers=c.math_workers, timeout=c.math_timeout, cache_size=c.cache_size),
+            judge=JudgeClient(
+                judge_transport,
+                timeout=c.judge_timeout,
+                retries=c.judge_retries,
+                backoff=judge_backoff,
+                concurrency=c.judge_concurrency,
+                cache_size=c.cache_size,
+            ),
+        )
+        self.stats: dict[str, DatasourceStats] = {}
+        self._verifiers: dict[str, Verifier] = {}
+        self._cache: LruCache[RewardResult] = LruCache(c.cache_size)
+        self._gt_cache: LruCache[tuple[Any, str | None]] = LruCache(max(c.cache_size, 4096))
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        # Build every configured verifier now, so a bad config fails here and not mid-training.
+        for name in c.reward_configs:
+            self._verifier_for_config(name)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **options: Any) -> RewardSystem:
+        """A reward system from a YAML file in the official glmv_reward layout."""
+        return cls(path, **options)
+
+    # Routing ----------------------------------------------------------------------------------------------
+
+    def _verifier_for_config(self, name: str) -> Verifier:
+        with self._lock:
+            verifier = self._verifiers.get(name)
+            if verifier is None:
+                config = self.config.reward_configs[name]
+                cls = verifier_class(config.verifier_type, where=f"reward_configs.{name}.verifier_type")
+                verifier = cls(config, services=self.services, name=name)
+                self._verifiers[name] = verifier
+            return verifier
+
+    def _config_name(self, datasource: str) -> str:
+        name = self.config.datasource_reward_config_mapping.get(datasource)
+        if name is None:
+            known = ", ".join(sorted(self.config.datasource_reward_config_mapping))
+            raise ConfigError(
+                f"No reward config found for datasource: {datasource}. Map it under "
+                f"datasource_reward_config_mapping (mapped: {known})."
+            )
+        return name
+
+    def get_reward_config_from_datasource(self, datasource: str) -> VerifierConfig:
+        return self.config.reward_configs[self._config_name(datasource)]
+
+    def get_verifier_from_datasource(self, datasource: str) -> Verifier:
+        return self._verifier_for_config(self._config_name(datasource))
+
+    # Scoring ----------------------------------------------------------------------------------------------
+
+    def _ground_truth(self, item: RewardItem, verifier: Verifier, config_name: str) -> tuple[Any, str | None]:
+        """The extracted ground truth, or why it is unusable; cached per (config, ground truth, question)."""
+        try:
+            key: Any = (config_name, item.ground_truth, item.question)
+            hash(key)
+        except TypeError:
+            key = None
+        cached = self._gt_cache.get(key) if key is not None else None
+        if cached is not None:
+            return cached
+        answer: tuple[Any, str | None] = (None, None)
+        try:
+            if verifier.ground_truth_is_reply(item.ground_truth) and isinstance(item.ground_truth, str):
+                problem = check_format(item.ground_truth, "auto")
+                if problem is not None:
+                    answer = (None, f"the ground truth fails the gate: {problem}")
+            if answer[1] is None:
+                extracted = verifier.extract_answer(item.ground_truth, question=item.question)
+                answer = (extracted, None if extracted is not None else "no answer in the ground truth")
+        except Exception as exc:
+            answer = (None, f"extracting the ground truth failed: {exc!r}")
+        if key is not None:
+            self._gt_cache.put(key, answer)
+        return answer
+
+    def _evaluate(self, item: RewardItem, verifier: Verifier, config_name: str) -> RewardResult:
+        ds = item.datasource
+
+        def result(reward: float, reason: str, ans: Any = None, gt: Any = None, **kw: Any) -> RewardResult:
+            return RewardResult(reward, ans, gt, reason, datasource=ds, **kw)
+
+        if isinstance(item.response, str):
+            problem = check_format(item.response, self.config.answer_format)  # type: ignore[arg-type]
+            if problem is not None:
+                return result(0.0, problem)
+        mixing = self.config.enable_mix_verifier and isinstance(item.response, str)
+        if mixing and detect_long_paragraph_mixing(item.response):
+            return result(0.0, "language mix: long Chinese and long English paragraphs")
+        extracted_gt, gt_error = self._ground_truth(item, verifier, config_name)
+        if gt_error is not None:
+            return result(0.0, "bad ground truth", error=gt_error)
+        try:
+            extracted = verifier.extract_answer(item.response, question=item.question)
+        except Exception as exc:
+            return result(0.0, "extraction failed", None, extracted_gt, error=f"{exc!r}")
+        if extracted is None or not isinstance(extracted, (str, list, dict)):
+            return result(0.0, "no answer found (one boxed answer is required)", extracted, extracted_gt)
+        try:
+            verdict = verifier.evaluate(
+                extracted, extracted_gt, question=item.question, image_file=item.image_file
+            )
+            reward = float(verdict.reward)
+        except Exception as exc:
+            return result(
+                0.0, "judging failed", extracted, extracted_gt, error=f"{type(exc).__name__}: {exc}"
+            )
+        if math.isnan(reward):
+            return result(0.0, verdict.reason, extracted, extracted_gt, error="the verifier returned NaN")
+        return result(
+            min(max(reward, 0.0), 1.0),
+            verdict.reason,
+            extracted,
+            extracted_gt,
+            error=verdict.error,
+            timed_out=verdict.timed_out,
+            judge_calls=verdict.judge_calls,
+        )
+
+    def _score_one(self, item: RewardItem, config_name: str) -> RewardResult:
+        try:
+            key: Any = (config_name, item.question, item.ground_truth, item.response, item.image_file)
+            hash(key)
+        except TypeError:
+            key = None
+        cached = self._cache.get(key) if key is not None else None
+        if cached is not None:
+            result = replace(cached, cached=True, judge_calls=0, datasource=item.datasource)
+        else:
+            result = self._evaluate(item, self._verifier_for_config(config_name), config_name)
+            if key is not None and result.error is None:
+                self._cache.put(key, result)
+        self._record(result)
+        return result
+
+    def _record(self, result: RewardResult) -> None:
+        with self._lock:
+            stats = self.stats.setdefault(result.datasource, DatasourceStats())
+            stats.items += 1
+            stats.reward_sum += result.reward
+            stats.judge_calls += result.judge_calls
+            stats.cache_hits += int(result.cached)
+            stats.timeouts += int(result.timed_out)
+            stats.format_failures += int(result.reason.startswith("format:"))
+            if result.error is not None:
+                stats.errors += 1
+                if len(stats.error_examples) < 5:
+                    stats.error_examples.append(result.error)
+        if result.error is not None:
+            _log.warning("reward error (%s): %s — %s", result.datasource, result.reason, result.error)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="glmv-reward")
+            return self._pool
+
+    def score(self, items: Iterable[RewardItem | Mapping[str, Any]]) -> list[RewardResult]:
+        """Score ``items`` (in order). Unknown datasources raise :class:`ConfigError` before anything is scored."""
+        rows = [i if isinstance(i, RewardItem) else RewardItem.from_mapping(i) for i in items]
+        names = [self._config_name(row.datasource) for row in rows]
+        results: list[RewardResult | None] = [None] * len(rows)
+        waiting = []
+        for index, (row, name) in enumerate(zip(rows, names, strict=True)):
+            if self._verifier_for_config(name).blocking and len(rows) > 1:
+                waiting.append((index, self._executor().submit(self._score_one, row, name)))
+            else:
+                results[index] = self._score_one(row, name)
+        for index, future in waiting:
+            results[index] = future.result()
+        return results  # type: ignore[return-value]
+
+    def get_reward(
+        self,
+        prompts: Sequence[str] | str,
+        answers: Sequence[str] | str,
+        gt_answers: Sequence[str] | str,
+        uuids: Sequence[str] | str | None = None,
+        image_files: Sequence[str] | str | None = None,
+        answer_lengths: Sequence[int] | int | None = None,
+        datasources: Sequence[str] | str | None = None,
+        log_reward_judge: bool = False,
+        save_dir: str | None = None,
+        current_iteration: int = 0,
+        debug: bool = False,
+        return_extracted_answers: bool = False,
+    ) -> list[float] | tuple[list[float], list[Any], list[Any]]:
+        """The official glmv_reward entry point: rewards for one prompt group (one datasource)."""
+
+        def as_list(value: Any, default: Any, count: int) -> list[Any]:
+            """Lists stay; None gives defaults; a single value is shared by the whole group."""
+            if value is None:
+                return [default] * count
+            return [value] * count if isinstance(value, (str, int, dict)) else list(value)
+
+        prompt_list = as_list(prompts, "", 1)
+        count = len(prompt_list)
+        answer_list = as_list(answers, None, count)
+        gt_list = as_list(gt_answers, None, count)
+        uuid_list = as_list(uuids, None, count)
+        image_list = as_list(image_files, None, count)
+        length_list = as_list(answer_lengths, -1, count)
+        source_list = as_list(datasources, "default", count)
+        lengths = {
+            len(x)
+            for x in (prompt_list, answer_list, gt_list, uuid_list, image_list, length_list, source_list)
+        }
+        if len(lengths) != 1:
+            raise ValueError(
+                "prompts, answers, gt_answers, uuids, image_files, answer_lengths and datasources must have the "
+                "same length."
+            )
+        if len(set(source_list)) > 1:
+            raise ValueError("all datasources should be the same (get_reward scores one prompt group)")
+        datasource = source_list[0] if source_list else "default"
+        self._config_name(datasource)
+        items = [
+            RewardItem(a, g, p or "", datasource, img, u, n)
+            for p, a, g, u, img, n in zip(
+                prompt_list, answer_list, gt_list, uuid_list, image_list, length_list, strict=True
+            )
+        ]
+        results = self.score(items)
+        rewards = [r.reward for r in results]
+        if debug:
+            for r in results:
+                _log.warning(
+                    "debug %s: reward=%s reason=%s error=%s extracted=%r gt=%r",
+                    datasource,
+                    r.reward,
+                    r.reason,
+                    r.error,
+                    r.extracted_answer,
+                    r.extracted_ground_truth,
+                )
+        if log_reward_judge:
+            write_reward_logs(
+                save_dir or self.reward_log_dir,
+                datasource,
+                prompts=prompt_list,
+                image_files=image_list,
+                answers=answer_list,
+                gt_answers=gt_list,
+                rewards=rewards,
+                answer_lengths=length_list,
+                uuids=uuid_list,
+                current_iteration=current_iteration,
+            )
+        if return_extracted_answers:
+            return rewards, [r.extracted_answer for r in results], [r.extracted_ground_truth for r in results]
+        return rewards
+
+    def extract_answer_from_response(
+        self, answers: Sequence[str] | str, datasources: Sequence[str] | str
+    ) -> list:
+        """Per-item extraction with each datasource's verifier (no judging)."""
+        answer_list = [answers] if isinstance(answers, str) else list(answers)
+        source_list = [datasources] if isinstance(datasources, str) else list(datasources)
+        return [
+            self.get_verifier_from_datasource(source).extract_answer(answer)
+            for answer, source in zip(answer_list, source_list, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Stop the math workers and thread pools."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self.services.close()
+
+    def __enter__(self) -> RewardSystem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
