@@ -199,7 +199,7 @@ def apply_history_policy(messages: Sequence[Message], family: Family | str) -> l
         cleaned = {k: v for k, v in message.items() if k not in ("reasoning_content", "reasoning")}
         content = message.get("content")
         if isinstance(content, str) and content:
-            cleaned["content"] = parse_reply(content, family=family).content
+            cleaned["content"] = parse_reply(content, family=family, fence_html=False).content
         result.append(cleaned)
     return result
 
