@@ -1,0 +1,337 @@
+"""Serving benchmark in the manner of ``vllm bench serve``: a concurrency sweep against an OpenAI-compatible URL.
+
+For each concurrency level, ``--num-prompts`` streaming chat requests (``max_tokens`` each, usage included) are
+sent with at most that many in flight. Reported per level (SERVING.md §10.1): request throughput, output
+tokens/s, TTFT (time to the first reasoning or content text) mean / median / P99, TPOT (time per output token
+after the first) mean, ITL (gap between text chunks) median / P99. The batching gain is output tokens/s at 16
+concurrent clients over 1.
+
+Targets:
+- ``--base-url http://127.0.0.1:8000/v1 --model NAME``: any OpenAI-compatible server (vLLM, SGLang, glmv).
+  Only loopback addresses unless ``--allow-remote``.
+- ``--tiny``: builds a random-weight tiny checkpoint (``--tiny-size bench``, ~50 M parameters, or ``small``) and
+  starts ``glmv serve`` on it in a subprocess on a free loopback port, then benchmarks it.
+
+Run: ``python benchmarks/serve.py --tiny`` (``--concurrency 1 4 16 --num-prompts 32 --max-tokens 64 --image``).
+Prints a table and writes ``benchmarks/results/serve.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import itertools
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+RESULTS = Path(__file__).parent / "results" / "serve.json"
+PROMPTS = [
+    "Describe a quiet harbour at dawn in a few sentences.",
+    "List five uses for a paperclip and explain each briefly.",
+    "Explain how a bicycle stays upright while moving.",
+    "Write a short story about a robot learning to paint.",
+]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _image_uri() -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (112, 112), (40, 120, 200)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def _one(client: httpx.AsyncClient, url: str, body: dict) -> dict:
+    started = time.perf_counter()
+    stamps: list[float] = []
+    usage = None
+    async with client.stream("POST", url, json=body) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return {"ok": False, "status": response.status_code, "error": response.text[:200]}
+        async for line in response.aiter_lines():
+            if not line.startswith("data:") or line.endswith("[DONE]"):
+                continue
+            payload = json.loads(line[5:])
+            if payload.get("usage"):
+                usage = payload["usage"]
+            for choice in payload.get("choices") or []:
+                delta = choice.get("delta") or {}
+                if delta.get("content") or delta.get("reasoning") or delta.get("reasoning_content"):
+                    stamps.append(time.perf_counter())
+    end = time.perf_counter()
+    tokens = usage["completion_tokens"] if usage else len(stamps)
+    return {
+        "ok": True,
+        "latency": end - started,
+        "ttft": (stamps[0] - started) if stamps else end - started,
+        "itl": [b - a for a, b in itertools.pairwise(stamps)],
+        "output_tokens": tokens,
+        "prompt_tokens": usage["prompt_tokens"] if usage else 0,
+    }
+
+
+async def _level(url: str, headers: dict, bodies: list[dict], concurrency: int) -> dict:
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=600, headers=headers, limits=limits) as client:
+
+        async def guarded(body: dict) -> dict:
+            async with gate:
+                return await _one(client, url, body)
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(guarded(body) for body in bodies))
+        duration = time.perf_counter() - started
+    done = [r for r in results if r["ok"]]
+    ttfts = [r["ttft"] * 1000 for r in done]
+    itls = [gap * 1000 for r in done for gap in r["itl"]]
+    tpots = [
+        (r["latency"] - r["ttft"]) * 1000 / (r["output_tokens"] - 1) for r in done if r["output_tokens"] > 1
+    ]
+    output = sum(r["output_tokens"] for r in done)
+    return {
+        "concurrency": concurrency,
+        "requests": len(bodies),
+        "completed": len(done),
+        "failed": len(results) - len(done),
+        "errors": sorted({f"{r['status']}: {r['error']}" for r in results if not r["ok"]})[:3],
+        "duration_s": duration,
+        "request_throughput": len(done) / duration,
+        "output_throughput": output / duration,
+        "total_output_tokens": output,
+        "total_prompt_tokens": sum(r["prompt_tokens"] for r in done),
+        "ttft_ms": {
+            "mean": statistics.fmean(ttfts),
+            "median": _percentile(ttfts, 0.5),
+            "p99": _percentile(ttfts, 0.99),
+        }
+        if ttfts
+        else None,
+        "tpot_ms_mean": statistics.fmean(tpots) if tpots else None,
+        "itl_ms": {"median": _percentile(itls, 0.5), "p99": _percentile(itls, 0.99)} if itls else None,
+    }
+
+
+def _bodies(model: str, count: int, max_tokens: int, image: bool) -> list[dict]:
+    bodies = []
+    picture = _image_uri() if image else None
+    for number in range(count):
+        text = PROMPTS[number % len(PROMPTS)]
+        content: object = text
+        if picture:
+            content = [{"type": "image_url", "image_url": {"url": picture}}, {"type": "text", "text": text}]
+        bodies.append(
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": content}],
+                "max_tokens": max_tokens,
+                "temperature": 0.8,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        )
+    return bodies
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _tiny_server(
+    family: str, size: str, max_batch_size: int, device: str | None
+) -> Iterator[tuple[str, str]]:
+    from glmv.testing import tiny_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="glmv-bench-") as folder:
+        checkpoint = tiny_checkpoint(family, Path(folder) / family, size=size)
+        port = _free_port()
+        command = [sys.executable, "-m", "glmv", "serve", "-m", str(checkpoint), "--port", str(port)]
+        command += ["--served-model-name", "tiny", "--max-batch-size", str(max_batch_size)]
+        if device:
+            command += ["--device", device]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                if process.poll() is not None:
+                    raise SystemExit(f"glmv serve exited: {process.stderr.read()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise SystemExit("glmv serve did not come up within 300 s")
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}/v1", "tiny"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _hardware() -> dict:
+    info = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        gpus = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.split("\n")
+        info["gpus"] = [g for g in gpus if g.strip()]
+    return info
+
+
+def _table(levels: list[dict]) -> str:
+    header = (
+        f"{'conc':>5} {'ok/n':>7} {'req/s':>7} {'out tok/s':>10} {'TTFT mean':>10} {'TTFT med':>9} "
+        f"{'TTFT p99':>9} {'TPOT':>7} {'ITL med':>8} {'ITL p99':>8}"
+    )
+    rows = [header, "-" * len(header)]
+    for level in levels:
+        ttft, itl = level["ttft_ms"] or {}, level["itl_ms"] or {}
+        rows.append(
+            f"{level['concurrency']:>5} {level['completed']:>3}/{level['requests']:<3} "
+            f"{level['request_throughput']:>7.2f} {level['output_throughput']:>10.1f} "
+            f"{ttft.get('mean', float('nan')):>10.1f} {ttft.get('median', float('nan')):>9.1f} "
+            f"{ttft.get('p99', float('nan')):>9.1f} {level['tpot_ms_mean'] or float('nan'):>7.2f} "
+            f"{itl.get('median', float('nan')):>8.2f} {itl.get('p99', float('nan')):>8.2f}"
+        )
+    return "\n".join(rows) + "\n(times in ms)"
+
+
+def _run(args: argparse.Namespace, base_url: str, model: str) -> dict:
+    url = base_url.rstrip("/") + "/chat/completions"
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    # One warm-up request so model loading and first-call compilation do not count.
+    asyncio.run(_level(url, headers, _bodies(model, 1, 8, args.image), 1))
+    levels = []
+    for concurrency in args.concurrency:
+        count = args.num_prompts or max(8, 4 * concurrency)
+        level = asyncio.run(
+            _level(url, headers, _bodies(model, count, args.max_tokens, args.image), concurrency)
+        )
+        levels.append(level)
+        print(f"concurrency {concurrency}: {level['output_throughput']:.1f} output tok/s", flush=True)
+    by_level = {level["concurrency"]: level for level in levels}
+    gain = None
+    if 1 in by_level and 16 in by_level and by_level[1]["output_throughput"]:
+        gain = by_level[16]["output_throughput"] / by_level[1]["output_throughput"]
+    return {"levels": levels, "batching_gain_16_vs_1": gain}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base-url", help="An OpenAI-compatible base URL ending in /v1.")
+    parser.add_argument("--model", help="The model id to request (default: the server's first model).")
+    parser.add_argument("--api-key", default=os.environ.get("GLMV_API_KEY"))
+    parser.add_argument("--allow-remote", action="store_true", help="Allow a non-loopback --base-url.")
+    parser.add_argument(
+        "--tiny", action="store_true", help="Start glmv serve on a tiny checkpoint and use it."
+    )
+    parser.add_argument("--tiny-family", default="glm-4.6v-flash")
+    parser.add_argument("--tiny-size", default="bench", choices=["small", "bench"])
+    parser.add_argument("--max-batch-size", type=int, default=16, help="--tiny: the LocalEngine batch size.")
+    parser.add_argument("--device", help="--tiny: cpu or cuda (default: cuda when there is one).")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument(
+        "--num-prompts", type=int, help="Requests per level (default: max(8, 4 × concurrency))."
+    )
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--image", action="store_true", help="Send a 112×112 image with every prompt.")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    if args.tiny == bool(args.base_url):
+        parser.error("give exactly one of --tiny and --base-url")
+    if args.base_url and not (_is_loopback(args.base_url) or args.allow_remote):
+        parser.error(f"{args.base_url} is not a loopback address; add --allow-remote to benchmark it")
+
+    if args.tiny:
+        with _tiny_server(args.tiny_family, args.tiny_size, args.max_batch_size, args.device) as (url, model):
+            result = _run(args, url, model)
+        target = {
+            "kind": "tiny",
+            "family": args.tiny_family,
+            "size": args.tiny_size,
+            "max_batch_size": args.max_batch_size,
+            "device": args.device or "auto",
+        }
+    else:
+        model = args.model
+        if model is None:
+            headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+            model = httpx.get(args.base_url.rstrip("/") + "/models", headers=headers, timeout=30).json()[
+                "data"
+            ][0]["id"]
+        result = _run(args, args.base_url, model)
+        target = {"kind": "url", "base_url": args.base_url, "model": model}
+
+    report = {
+        "benchmark": "serve",
+        "target": target,
+        "settings": {
+            "max_tokens": args.max_tokens,
+            "image": args.image,
+            "num_prompts": args.num_prompts,
+            "concurrency": args.concurrency,
+        },
+        "hardware": _hardware(),
+        **result,
+    }
+    print(_table(result["levels"]))
+    if result["batching_gain_16_vs_1"]:
+        print(f"batching gain (output tok/s at 16 concurrent / at 1): {result['batching_gain_16_vs_1']:.2f}x")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

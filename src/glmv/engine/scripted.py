@@ -1,0 +1,187 @@
+"""A scripted fake engine for tests of applications that do not need a model.
+
+``ScriptedEngine`` replays raw GLM text queued with :meth:`ScriptedEngine.enqueue` (or a
+:class:`~glmv.output.Reply`, rendered to GLM text) and streams it through :class:`glmv.output.StreamParser` in
+small token-sized deltas, exactly as a real engine streams a model's output: reasoning, content and tool-call
+fragments, then a finish chunk with ``finish_reason`` and ``usage``. Every request lands in
+:attr:`ScriptedEngine.history`. It honours ``n``, ``max_tokens`` (finish reason ``length``) and ``stop``.
+
+It is registered as the ``scripted`` engine: ``open_engine("scripted")``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from glmv.engine.open import register_engine
+from glmv.engine.types import ChatRequest, Chunk, EngineBase
+from glmv.errors import EngineError
+from glmv.families import Family, get_family
+from glmv.output.reply import Reply, Usage
+
+__all__ = ["ScriptedEngine", "render_reply", "split_tokens"]
+
+# Token-like pieces: a special token whole, else a few characters (with leading spaces) at a time.
+_TOKEN = re.compile(r"<\|[^|<>]{1,40}\|>|</?[a-z_]{2,20}>|/nothink|\s+|[^\s<]{1,4}|<", re.DOTALL)
+
+
+def split_tokens(text: str) -> list[str]:
+    """Cut ``text`` into token-sized pieces that join back to ``text`` (special tokens stay whole)."""
+    return _TOKEN.findall(text)
+
+
+def render_reply(reply: Reply, family: Family) -> str:
+    """The raw GLM text a model would write for ``reply`` (its ``raw`` when it has one)."""
+    if reply.raw:
+        return reply.raw
+    text = f"<think>{reply.reasoning}</think>" if reply.reasoning or family.thinks_by_default else ""
+    content = f"<answer>{reply.content}</answer>" if family.answer_tags and reply.content else reply.content
+    text += content
+    for call in reply.tool_calls:
+        text += f"\n<tool_call>{call.name}\n"
+        for key, value in call.arguments.items():
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            text += f"<arg_key>{key}</arg_key>\n<arg_value>{shown}</arg_value>\n"
+        text += "</tool_call>"
+    return text
+
+
+def _prompt_tokens(request: ChatRequest) -> int:
+    count = 0
+    for message in request.messages:
+        content = message.get("content")
+        parts = [content] if isinstance(content, str) else content or []
+        for part in parts:
+            if isinstance(part, str):
+                count += len(split_tokens(part))
+            elif isinstance(part, dict) and part.get("type") == "text":
+                count += len(split_tokens(part.get("text", "")))
+            else:
+                count += 64  # an image or video placeholder
+        count += 2  # the role token and the newline after it
+    return count + 2  # [gMASK]<sop>
+
+
+class ScriptedEngine(EngineBase):
+    """Replays queued GLM text through the real streaming parser.
+
+    ``replies`` are queued at start; when the queue is empty ``default`` is replayed (or an
+    :class:`~glmv.errors.EngineError` is raised when there is none). ``delay`` seconds pass before each
+    token, which lets tests hold a generation open. ``cancelled`` counts generations closed before their end.
+    """
+
+    def __init__(
+        self,
+        replies: tuple[str | Reply, ...] | list[str | Reply] = (),
+        *,
+        family: str | Family = "glm-4.6v",
+        default: str | Reply | None = None,
+        delay: float = 0.0,
+        model: str = "scripted",
+    ) -> None:
+        self.family = get_family(family)
+        self.default = default
+        self.delay = delay
+        self.model = model
+        self.history: list[ChatRequest] = []
+        self.cancelled = 0
+        self.completed = 0
+        self._queue: deque[str | Reply] = deque(replies)
+        self._lock = threading.Lock()
+
+    def enqueue(self, *replies: str | Reply) -> ScriptedEngine:
+        """Queue raw GLM text (``"<think>…</think>Paris"``) or :class:`Reply` objects, in order."""
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    @property
+    def pending(self) -> int:
+        """How many queued replies are left."""
+        return len(self._queue)
+
+    def _next_text(self) -> str:
+        with self._lock:
+            if self._queue:
+                item = self._queue.popleft()
+            elif self.default is not None:
+                item = self.default
+            else:
+                raise EngineError("ScriptedEngine has no reply left: enqueue() one before each request.")
+        return item if isinstance(item, str) else render_reply(item, self.family)
+
+    def generate(self, request: ChatRequest) -> Iterator[Chunk]:
+        from glmv.output import StreamParser
+
+        with self._lock:
+            self.history.append(request)
+        texts = [self._next_text() for _ in range(request.n)]
+        prompt_tokens = _prompt_tokens(request)
+        finished = False
+        try:
+            for index, text in enumerate(texts):
+                parser = StreamParser(family=self.family, tools=request.tools)
+                tokens = split_tokens(text)
+                finish = "stop"
+                if request.max_tokens is not None and len(tokens) > request.max_tokens:
+                    tokens, finish = tokens[: request.max_tokens], "length"
+                sent = ""
+                for token in tokens:
+                    if self.delay:
+                        time.sleep(self.delay)
+                    candidate = sent + token
+                    hit = _first_stop(candidate, request.stop or ())
+                    if hit is not None:
+                        token, finish = candidate[:hit][len(sent) :], "stop"
+                    sent += token
+                    delta = parser.feed(token)
+                    if delta or token:
+                        yield Chunk(
+                            index=index,
+                            reasoning=delta.reasoning,
+                            content=delta.content,
+                            tool_calls=delta.tool_calls,
+                            raw=token,
+                        )
+                    if hit is not None:
+                        break
+                tail = parser.close()
+                if parser.reply.tool_calls and finish == "stop":
+                    finish = "tool_calls"
+                yield Chunk(
+                    index=index,
+                    reasoning=tail.reasoning,
+                    content=tail.content,
+                    tool_calls=tail.tool_calls,
+                    finish_reason=finish,
+                    usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(split_tokens(sent))),
+                )
+            finished = True
+        finally:
+            with self._lock:
+                if finished:
+                    self.completed += 1
+                else:
+                    self.cancelled += 1
+
+
+def _first_stop(text: str, stops: tuple[str, ...] | list[str]) -> int | None:
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    return min(positions) if positions else None
+
+
+def _factory(spec: str, **options: Any) -> ScriptedEngine:
+    """``scripted`` or ``scripted:FAMILY`` (for example ``scripted:glm-4.1v-thinking``)."""
+    _, _, family = spec.partition(":")
+    if family and "family" not in options:
+        options["family"] = family
+    return ScriptedEngine(**options)
+
+
+register_engine("scripted:", _factory)

@@ -1,0 +1,47 @@
+"""Prometheus metrics of one server: requests, tokens, latencies and the queue (``GET /metrics``).
+
+Each app gets its own registry, so several servers in one process (tests) do not collide.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["ServerMetrics"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class ServerMetrics:
+    """The counters, gauges and histograms ``glmv serve`` exports (all prefixed ``glmv_``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "glmv_requests", "Chat requests by outcome.", ["endpoint", "status"], registry=r
+        )
+        self.prompt_tokens = Counter("glmv_prompt_tokens", "Prompt tokens processed.", registry=r)
+        self.completion_tokens = Counter(
+            "glmv_completion_tokens", "Completion tokens generated (reasoning included).", registry=r
+        )
+        self.latency = Histogram(
+            "glmv_request_latency_seconds",
+            "End-to-end request latency.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "glmv_time_to_first_token_seconds",
+            "Time to the first generated text.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.running = Gauge("glmv_requests_running", "Generations running now.", registry=r)
+        self.queued = Gauge("glmv_queue_depth", "Requests waiting for a generation slot.", registry=r)
+        self.cancelled = Counter(
+            "glmv_requests_cancelled", "Generations stopped by a client disconnect.", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
