@@ -33,8 +33,11 @@ _BOX_OPEN = "<|begin_of_box|>"
 _BOX_CLOSE = "<|end_of_box|>"
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _ANSWER_TAGS = ("<answer>", "</answer>")
-# The official P2 pattern: the reply opens with a think block; the rest is the answer side.
-_THINK = re.compile(r"^<think>(.*?)</think>(.*)$", re.DOTALL | re.IGNORECASE)
+# The official P2 pattern ``^<think>(.*?)</think>(.*)$`` (DOTALL, IGNORECASE): the reply opens with a think
+# block, the reasoning runs to the first ``</think>`` and the rest is the answer side. It is applied as two
+# searches, which give the same split without the lazy scan (~50x slower on long reasoning).
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 
 
 _TAG_PATTERNS = {
@@ -50,10 +53,12 @@ def _has_any(text: str, tags: tuple[str, ...]) -> bool:
 
 def think_split(text: str) -> tuple[str, str] | None:
     """``(reasoning, rest)`` of a reply that opens with ``<think>…</think>``; None otherwise."""
-    match = _THINK.match(text)
-    if match is None:
+    if _THINK_OPEN.match(text) is None:
         return None
-    return match.group(1), match.group(2)
+    close = _THINK_CLOSE.search(text, 7)
+    if close is None:
+        return None
+    return text[7 : close.start()], text[close.end() :]
 
 
 def _tagged_answer(rest: str) -> str | None:

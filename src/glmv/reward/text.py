@@ -14,6 +14,7 @@ from fractions import Fraction
 __all__ = [
     "CHEMISTRY_UNITS",
     "PHYSICS_UNITS",
+    "count_cjk",
     "detect_long_paragraph_mixing",
     "find_units",
     "normalize_genotype",
@@ -138,28 +139,48 @@ def protect_template(template: str, allowed: Iterable[str]) -> str:
     return protected
 
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"\b[a-zA-Z]{2,}\b")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+_CJK_HIGH_BYTES = bytes(range(0x4E, 0xA0))
+
+
+def count_cjk(text: str) -> int:
+    """The number of CJK Unified Ideographs (U+4E00–U+9FFF) in ``text``: ``len(re.findall("[\\u4e00-\\u9fff]",
+    text))``, counted in C. In UTF-16 they are exactly the code units whose high byte is 0x4E–0x9F (surrogate
+    halves have 0xD8–0xDF), so the high bytes are counted."""
+    high = text.encode("utf-16-be", "surrogatepass")[::2]
+    return len(high) - len(high.translate(None, _CJK_HIGH_BYTES))
 
 
 def detect_long_paragraph_mixing(
     text: str, min_chinese_chars: int = 50, min_english_words: int = 200
 ) -> bool:
     """True when ``text`` has both a long Chinese paragraph (≥ ``min_chinese_chars`` CJK characters making up
-    over 80 % of it) and a long English one (≥ ``min_english_words`` words making up over 70 % of its tokens)."""
+    over 80 % of it) and a long English one (≥ ``min_english_words`` words making up over 70 % of its tokens).
+
+    Exact shortcuts decide most replies without splitting them: a Chinese paragraph needs at least
+    ``max(min_chinese_chars, 1)`` CJK characters (so ASCII text, or text with fewer, never mixes) and an English
+    one at least ``max(min_english_words, 1)`` words of two or more ASCII letters, each pair separated by a
+    non-word character: ``3·words − 1`` characters, none of them CJK. Paragraphs too short for either are skipped.
+    """
+    chinese_chars = max(min_chinese_chars, 1)
+    english_chars = 3 * max(min_english_words, 1) - 1
+    if text.isascii() or len(text) < chinese_chars + english_chars or count_cjk(text) < chinese_chars:
+        return False
     chinese = english = False
     for paragraph in _PARAGRAPHS.split(text):
         paragraph = paragraph.strip()
-        if not paragraph:
-            continue
-        cjk = len(_CJK.findall(paragraph))
-        if cjk >= min_chinese_chars and cjk / len(paragraph) > 0.8:
-            chinese = True
-        words = len(_WORD.findall(paragraph))
-        tokens = len(paragraph.split())
-        if words >= min_english_words and tokens and words / tokens > 0.7:
-            english = True
+        size = latin = len(paragraph)
+        if not chinese and size >= chinese_chars:
+            cjk = count_cjk(paragraph)
+            latin -= cjk
+            if cjk >= min_chinese_chars and cjk / size > 0.8:
+                chinese = True
+        if not english and latin >= english_chars:
+            words = len(_WORD.findall(paragraph))
+            tokens = len(paragraph.split())
+            if words >= min_english_words and tokens and words / tokens > 0.7:
+                english = True
         if chinese and english:
             return True
     return False
