@@ -25,7 +25,11 @@ app = typer.Typer(
 )
 
 # Sub-commands register on `app` when their module is imported.
+from glmv.cli import chat as _chat  # noqa: E402,F401
 from glmv.cli import families as _families  # noqa: E402,F401
+from glmv.cli import reward as _reward  # noqa: E402,F401
+from glmv.cli import serve as _serve  # noqa: E402,F401
+from glmv.cli import tiny as _tiny  # noqa: E402,F401
 
 
 def main() -> None:
