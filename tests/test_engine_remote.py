@@ -15,6 +15,7 @@ from glmv.engine.remote import RemoteEngine
 from glmv.engine.scripted import ScriptedEngine
 from glmv.engine.types import ChatRequest, collect
 from glmv.errors import EngineBusyError, RequestError
+from glmv.output import parse_reply
 from glmv.server import ServerSettings
 from glmv.server.background import BackgroundServer
 from glmv.testing import WEATHER_TOOL
@@ -259,3 +260,35 @@ def test_against_a_live_glmv_serve(live):
     (call,) = collect(chunks, tools=[WEATHER_TOOL], family="glm-4.6v")[0].tool_calls
     assert (call.name, call.arguments) == ("get_weather", {"city": "Oslo"})
     assert chunks[-1].finish_reason == "tool_calls"
+
+
+GROUNDED = (
+    "<think>Two cats.</think>The cats are at <|begin_of_box|>[[10,20,300,400],[500,520,990,1000]]<|end_of_box|> "
+    "and the bowl at <|begin_of_box|>(640, 480)<|end_of_box|>."
+)
+
+
+def test_boxes_survive_a_glmv_serve_round_trip(live):
+    """glmv → glmv: the remote asks for skip_special_tokens false, so the server keeps the markers for it."""
+    scripted, server = live
+    original = parse_reply(GROUNDED, family="glm-4.6v")
+    assert len(original.boxes) == 2 and len(original.points) == 1
+    remote = RemoteEngine(server.base_url, api_key="k")  # flavor auto: the server names itself glmv
+    scripted.enqueue(GROUNDED)
+    reply = remote.chat(_ask())
+    assert (reply.boxes, reply.points, reply.answer) == (original.boxes, original.points, original.answer)
+    assert (reply.reasoning, reply.content) == (original.reasoning, original.content)
+    scripted.enqueue(GROUNDED)
+    streamed = collect(remote.generate(_ask()), family="glm-4.6v")[0]
+    assert (streamed.boxes, streamed.points, streamed.content) == (
+        original.boxes,
+        original.points,
+        original.content,
+    )
+
+
+def test_glmv_flavor_asks_for_special_tokens(http_factory):
+    http = http_factory(owned_by="glmv").reply_with("vllm_chat.json")
+    engine = RemoteEngine(http.base_url)
+    engine.chat(_ask())
+    assert engine.flavor == "glmv" and http.posted()[0]["skip_special_tokens"] is False

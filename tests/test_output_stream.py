@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from glmv.engine.scripted import split_tokens
 from glmv.errors import OutputError
-from glmv.output import StreamParser, parse_reply
+from glmv.output import Box, StreamParser, parse_reply
 
 TOOLS = [
     {
@@ -70,6 +71,10 @@ TAGS = [
     "```",
     "<div>",
     "<!DOCTYPE html>",
+    "<!doc",
+    "<d",
+    "\n  <sec",
+    "<b>",
 ]
 
 words = st.text(alphabet=st.sampled_from(list('ab 1-2.,"\\<>/|\n\t中{}[]()')), max_size=12)
@@ -203,6 +208,9 @@ OPTIONS = st.sampled_from(
         {"tools": TOOLS},
         {"family": "glm-4.6v", "tools": TOOLS, "bare_boxes": True},
         {"bare_boxes": True, "fence_html": False},
+        {"keep_box_markers": True},
+        {"family": "glm-4.1v-thinking", "tools": TOOLS, "keep_box_markers": True},
+        {"start": "reasoning", "bare_boxes": True, "keep_box_markers": True},
     ]
 )
 
@@ -284,10 +292,64 @@ def test_feed_after_close_is_an_error():
         parser.feed("more")
 
 
-def test_content_flows_once_the_html_window_is_decided():
-    """HTML detection holds only the first 64 characters of content; the rest streams as it comes."""
+def test_short_answers_stream_from_their_first_characters():
+    """A reply that cannot be an HTML page is not held for the HTML window (TTFT is not the whole latency)."""
     parser = StreamParser(family="glm-4.6v")
-    assert parser.feed("The picture shows a harbour at dusk, ").content == ""
-    first = parser.feed("with boats moored along the quay and gulls overhead. ").content
-    assert first.startswith("The picture shows a harbour")
-    assert parser.feed("Lights ").content == " Lights"
+    pieces = [parser.feed(char).content for char in "The answer is 4"]
+    assert pieces[0] == "T"  # the first character is out before the second arrives
+    tail = parser.close().content
+    assert "".join(pieces) == "The answer is 4" and tail == ""
+    assert parser.reply.content == "The answer is 4"
+
+
+# (text, how many characters are fed before content first comes out, the content at the end)
+EMISSION = [
+    ("The answer is 4", 1, "The answer is 4"),
+    ("  \n42", 4, "42"),  # leading whitespace is trimmed, then the first character flows
+    ("`code` is fine", 1, "`code` is fine"),
+    ("```html\n<div>x</div>\n```", 1, "```html\n<div>x</div>\n```"),
+    ("<3 you", 2, "<3 you"),  # "<3" can no longer become a page tag
+    ("<b>bold</b> words", 3, "<b>bold</b> words"),  # "<b>" neither
+    ("<|begin_of_box|>7<|end_of_box|>", 17, "7"),  # the marker is a tag; content starts with "7"
+    ("Here is the page:\n<div>hi</div>", 1, "Here is the page:\n```html\n<div>hi</div>\n```"),
+    ("Intro\n<p>x</p>", 1, "Intro\n<p>x</p>"),
+    ("<div>hi</div>", None, "```html\n<div>hi</div>\n```"),  # could be a page: decided at the end
+    ("<!DOCTYPE html><p>", None, "```html\n<!DOCTYPE html><p>\n```"),
+    ("<!-- note -->", 3, "<!-- note -->"),  # "<!-" is no doctype
+    ("<html5 is a word", 6, "<html5 is a word"),  # "<html5" is no <html tag
+    ("<nav\nmenu", None, "```html\n<nav\nmenu\n```"),
+]
+
+
+@pytest.mark.parametrize(("text", "first", "content"), EMISSION, ids=[c[0] for c in EMISSION])
+def test_content_is_held_only_while_it_could_still_be_an_html_page(text, first, content):
+    parser = StreamParser(family="glm-4.6v")
+    emitted = [parser.feed(char).content for char in text]
+    emitted.append(parser.close().content)
+    fed_before_first = next(i + 1 for i, piece in enumerate(emitted) if piece)
+    assert fed_before_first == (len(text) + 1 if first is None else first)  # len+1: only at close
+    assert "".join(emitted) == content == parse_reply(text, family="glm-4.6v").content
+
+
+def test_html_pages_are_held_until_the_window_decides_then_flow():
+    """A page start is held for the first 64 characters of content at most; the rest streams as it comes."""
+    parser = StreamParser(family="glm-4.6v")
+    assert parser.feed('<div class="card">\n  <p>The harbour at dusk, ').content == ""
+    first = parser.feed("with boats moored along the quay and gulls overhead.</p> ").content
+    assert first.startswith('```html\n<div class="card">')
+    assert parser.feed("<p>Lights ").content == " <p>Lights"
+    assert parser.close().content == "\n```"
+
+
+def test_kept_box_markers_stream_and_parse():
+    """skip_special_tokens=False servers keep the markers in content; boxes and answer are read the same."""
+    text = "<think>Look.</think>\nIt is here <|begin_of_box|>[[1,2,3,4]]<|end_of_box|>."
+    kept = parse_reply(text, family="glm-4.6v", keep_box_markers=True)
+    clean = parse_reply(text, family="glm-4.6v")
+    assert kept.content == "It is here <|begin_of_box|>[[1,2,3,4]]<|end_of_box|>."
+    assert clean.content == "It is here [[1,2,3,4]]."
+    assert (kept.boxes, kept.answer, kept.reasoning) == (clean.boxes, clean.answer, clean.reasoning)
+    assert kept.boxes == [Box(1, 2, 3, 4)]
+    parser = StreamParser(family="glm-4.6v", keep_box_markers=True)
+    streamed = "".join(parser.feed(piece).content for piece in split_tokens(text)) + parser.close().content
+    assert streamed == kept.content and parser.reply == kept

@@ -275,3 +275,64 @@ def test_models_health_and_metrics(client, server, engine):
         assert name in text
     served = [line for line in text.splitlines() if line.startswith("glmv_completion_tokens_total")]
     assert float(served[0].split()[-1]) > 0
+
+
+BOXED = THOUGHT + "It is here <|begin_of_box|>[[120,340,410,620]]<|end_of_box|>."
+MARKED = "It is here <|begin_of_box|>[[120,340,410,620]]<|end_of_box|>."
+CLEAN = "It is here [[120,340,410,620]]."
+
+
+def _streamed(client, extra: dict, **fields) -> tuple[str, str, list]:
+    stream = client.chat.completions.create(
+        model="glm-test",
+        messages=[{"role": "user", "content": "Where?"}],
+        stream=True,
+        extra_body=extra,
+        **fields,
+    )
+    reasoning, content, fragments = "", "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+            content += choice.delta.content or ""
+            fragments += choice.delta.tool_calls or []
+    return reasoning, content, fragments
+
+
+@pytest.mark.parametrize(
+    ("extra", "content"),
+    [({"skip_special_tokens": False}, MARKED), ({"skip_special_tokens": True}, CLEAN), ({}, CLEAN)],
+)
+def test_skip_special_tokens_false_keeps_box_markers(client, engine, extra, content):
+    """As vLLM: with skip_special_tokens false the box markers stay in content; reasoning is unchanged."""
+    engine.enqueue(BOXED)
+    reply = client.chat.completions.create(
+        model="glm-test", messages=[{"role": "user", "content": "Where?"}], extra_body=extra
+    )
+    message = reply.choices[0].message
+    assert message.content == content
+    assert message.model_extra["reasoning_content"] == "The image is red."
+    engine.enqueue(BOXED)
+    assert _streamed(client, extra)[:2] == ("The image is red.", content)
+
+
+def test_kept_markers_leave_tool_calls_and_n_choices_intact(client, engine):
+    engine.enqueue("Look: <|begin_of_box|>[1,2,3,4]<|end_of_box|>\n" + WEATHER_CALL.split("\n", 1)[1])
+    reasoning, content, fragments = _streamed(client, {"skip_special_tokens": False}, tools=[WEATHER_TOOL])
+    assert (reasoning, content) == ("", "Look: <|begin_of_box|>[1,2,3,4]<|end_of_box|>")
+    first, *rest = fragments
+    assert first.function.name == "get_weather" and first.id.startswith("call_")
+    assert json.loads(first.function.arguments + "".join(f.function.arguments for f in rest)) == {
+        "city": "Paris"
+    }
+    engine.enqueue("<|begin_of_box|>A<|end_of_box|>", "<|begin_of_box|>B<|end_of_box|>")
+    reply = client.chat.completions.create(
+        model="glm-test",
+        messages=[{"role": "user", "content": "x"}],
+        n=2,
+        extra_body={"skip_special_tokens": False},
+    )
+    assert [c.message.content for c in reply.choices] == [
+        "<|begin_of_box|>A<|end_of_box|>",
+        "<|begin_of_box|>B<|end_of_box|>",
+    ]

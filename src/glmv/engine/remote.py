@@ -14,7 +14,8 @@ flavor        reasoning field       thinking switch            thinking budget
 ``flavor="auto"`` picks ``zai`` for the hosted API's hosts and otherwise reads ``owned_by`` from ``GET /models``
 (vLLM, SGLang and glmv name themselves there; anything else is treated like vLLM). Either reasoning field is
 read from any server. Local files and in-memory images are sent as ``data:`` URIs; ``skip_special_tokens:
-false`` keeps box markers (not sent to the hosted API, which has no such field). The server's reasoning,
+false`` keeps box markers (vLLM, SGLang and glmv servers honour it; not sent to the hosted API, which has no
+such field). The server's reasoning,
 content and tool calls are put back together as GLM text and parsed by :mod:`glmv.output`, so answers,
 boxes and ``<answer>`` tags come out exactly as from a local model.
 

@@ -24,6 +24,7 @@ def parse_reply(
     start: Start | None = None,
     bare_boxes: bool = False,
     fence_html: bool = True,
+    keep_box_markers: bool = False,
 ) -> Reply:
     """Parse one GLM reply: reasoning, readable content, boxed answer, boxes, points and tool calls.
 
@@ -32,9 +33,18 @@ def parse_reply(
     text before a ``</think>`` is reasoning and anything else is content. ``start="reasoning"`` says the
     prompt pre-opened ``<think>``. ``tools`` (OpenAI tool dicts) type argument values and restrict call names
     to the declared ones. ``bare_boxes=True`` reads ``[x1,y1,x2,y2]`` from content without box markers;
-    ``fence_html=False`` leaves raw HTML answers unfenced.
+    ``fence_html=False`` leaves raw HTML answers unfenced; ``keep_box_markers=True`` leaves
+    ``<|begin_of_box|>``/``<|end_of_box|>`` in ``content`` (as a server with ``skip_special_tokens=False``
+    returns it) while still parsing the boxes and the answer.
     """
-    parser = StreamParser(family, tools, start=start, bare_boxes=bare_boxes, fence_html=fence_html)
+    parser = StreamParser(
+        family,
+        tools,
+        start=start,
+        bare_boxes=bare_boxes,
+        fence_html=fence_html,
+        keep_box_markers=keep_box_markers,
+    )
     parser.feed(text)
     parser.close()
     return parser.reply

@@ -16,8 +16,11 @@ Rules (every tag is accepted whatever the family; ``family`` only sets the defau
   Text after a cut-off ``<think>`` is all reasoning. A ``<think>`` later in content opens reasoning again.
 - **Content** is what a user reads: ``<answer>``/``</answer>`` (GLM-4.1V; a missing ``</answer>`` is fine),
   box markers, stray ``</think>``/``</tool_call>`` and end-of-turn tokens are removed; box inner text is
-  kept. Reasoning and content are each stripped of surrounding whitespace; raw HTML answers get a
-  ```` ```html ```` fence (:mod:`glmv.output.html`).
+  kept. ``keep_box_markers=True`` keeps ``<|begin_of_box|>``/``<|end_of_box|>`` in content verbatim (what a
+  server decoding with ``skip_special_tokens=False`` sends); boxes and the answer are parsed all the same.
+  Reasoning and content are each stripped of surrounding whitespace; raw HTML answers get a
+  ```` ```html ```` fence (:mod:`glmv.output.html`), which holds content back only while its first line-starting
+  ``<`` could still open an HTML page.
 - **Boxes.** Each outermost ``<|begin_of_box|>…<|end_of_box|>`` span in content gives its boxes/points;
   ``answer`` is the stripped text of the **last** closed span (an unclosed, cut-off span is not an answer).
   Boxes inside reasoning are not parsed. ``bare_boxes=True`` reads bracketed 4-tuples from content that
@@ -157,6 +160,7 @@ class StreamParser:
         start: Start | None = None,
         bare_boxes: bool = False,
         fence_html: bool = True,
+        keep_box_markers: bool = False,
     ) -> None:
         self.family = get_family(family) if family is not None else None
         if start is None:
@@ -166,6 +170,7 @@ class StreamParser:
         self._state = _STARTS[start]
         self._schemas = ToolSchemas(tools)
         self._bare_boxes = bare_boxes
+        self._keep_box_markers = keep_box_markers
         self._pending = ""
         self._raw: list[str] = []
         self._held: list[str] = []
@@ -332,11 +337,15 @@ class StreamParser:
         elif tag == TOOL:
             self._begin_call()
         elif tag == BOX_BEGIN:
+            self._keep_marker(tag)
             self._box_seen = True
             self._box_depth += 1
             if self._box_depth == 1:
                 self._box_parts = []
-        elif tag == BOX_END and self._box_depth:
+        elif tag == BOX_END:
+            self._keep_marker(tag)
+            if not self._box_depth:
+                return
             self._box_depth -= 1
             if self._box_depth == 0:
                 inner = "".join(self._box_parts)
@@ -345,6 +354,11 @@ class StreamParser:
                 self._boxes.extend(boxes)
                 self._points.extend(points)
         # everything else (</answer>, stray </think> or </tool_call>, end-of-turn tokens) is dropped
+
+    def _keep_marker(self, tag: str) -> None:
+        """With ``keep_box_markers``, a box marker goes into content verbatim."""
+        if self._keep_box_markers:
+            self._emit_content(self._content.push(tag))
 
     # -- tool calls ---------------------------------------------------------------------------------------
 

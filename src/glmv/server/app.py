@@ -4,7 +4,8 @@ Routes: ``POST /v1/chat/completions`` (streaming and not), ``GET /v1/models``, `
 ``GET /metrics``. Each request is authenticated, size-checked, parsed, validated (422 with every bad field
 named), its media loaded under the server's policy off the event loop, admitted (429 + ``Retry-After``
 when the queue is full) and generated in a worker thread; a client that disconnects cancels its generation.
-Errors leave as OpenAI-style JSON (:mod:`glmv.server.errors`).
+Errors leave as OpenAI-style JSON (:mod:`glmv.server.errors`). ``skip_special_tokens: false`` keeps the box
+markers in content, as vLLM does (:mod:`glmv.server.markers`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from glmv.server.config import ServerSettings
 from glmv.server.errors import ApiError, error_body, from_glmv_error, from_validation_errors
 from glmv.server.inputs import build_request
 from glmv.server.limits import Admission
+from glmv.server.markers import MarkerKeeper, keep_markers
 from glmv.server.metrics import ServerMetrics
 from glmv.server.schemas import ChatCompletionRequest
 from glmv.server.streaming import DONE, ChunkBuilder, completion_body, sse, total_usage
@@ -196,14 +198,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         chat = await asyncio.to_thread(build_request, body, server.policy, server.family, settings.model_name)
         await server.admit()
         if not body.stream:
-            return await _complete(request, chat, started)
+            return await _complete(request, body, chat, started)
         try:
             return await _stream(body, chat, started)
         except BaseException:
             server.release()
             raise
 
-    async def _complete(request: Request, chat: ChatRequest, started: float) -> Response:
+    async def _complete(
+        request: Request, body: ChatCompletionRequest, chat: ChatRequest, started: float
+    ) -> Response:
         """Generate in full; the admission slot is released here."""
         chunks: list[Chunk] = []
         first: list[float] = []
@@ -229,6 +233,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         finally:
             server.release()
         replies = collect(chunks, tools=chat.tools, family=server.family)
+        if not body.skip_special_tokens:
+            replies = keep_markers(replies, server.family, chat.tools)
         _record(server, "200", started, first, total_usage(r.usage for r in replies))
         return JSONResponse(completion_body(replies, settings.model_name))
 
@@ -241,6 +247,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         except StopAsyncIteration:
             first_chunk = None
         builder = ChunkBuilder(settings.model_name, chat.n, body.include_usage)
+        keeper = None if body.skip_special_tokens else MarkerKeeper(server.family, chat.tools)
 
         async def events() -> AsyncIterator[str]:
             first: list[float] = []
@@ -250,6 +257,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
                     yield sse(payload)
                 chunk = first_chunk
                 while chunk is not None:
+                    if keeper is not None:
+                        chunk = keeper.chunk(chunk)
                     if not first and (chunk.reasoning or chunk.content or chunk.tool_calls):
                         first.append(time.perf_counter())
                     for payload in builder.delta(chunk):
