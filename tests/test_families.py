@@ -119,11 +119,13 @@ def test_family_traits_follow_the_reference():
     assert thinking41.stop_tokens[-1] == "</answer>"
     assert thinking41.thinking_end == ("</think>", "<answer>")
     assert thinking41.thinking_enabled(False) is True
+    assert thinking41.vocabulary == FAMILIES["glm-4.1v-base"].vocabulary == "glm4"
     for name in ("glm-4.5v", "glm-4.6v", "glm-4.6v-flash"):
         family = FAMILIES[name]
         assert family.can_switch_thinking and family.tool_calls and not family.answer_tags
         assert family.stop_tokens == ("<|endoftext|>", "<|user|>", "<|observation|>")
         assert family.thinking_end == ("</think>",)
+        assert family.vocabulary == "glm45"
         assert family.thinking_enabled(None) is True and family.thinking_enabled(False) is False
     assert FAMILIES["glm-4.6v"].context_length == 131072
     assert FAMILIES["glm-4.5v"].context_length == 65536

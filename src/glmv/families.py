@@ -46,6 +46,8 @@ class Family:
     """What glmv knows about one GLM-V model family.
 
     Token ids are never stored here: only token *strings*; ids come from the tokenizer of the loaded model.
+    ``vocabulary`` names the tokenizer generation: ``glm4`` (GLM-4-0414, with ``<answer>`` tokens) or ``glm45``
+    (GLM-4.5, without them).
     """
 
     name: str
@@ -62,6 +64,7 @@ class Family:
     stop_tokens: tuple[str, ...]
     video_sampler: Literal["glm4v", "glm46v"]
     context_length: int
+    vocabulary: Literal["glm4", "glm45"]
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     tool_call_shape: Literal["glm45", "glm47"] = "glm45"
 
@@ -116,6 +119,7 @@ FAMILIES: dict[str, Family] = {
             stop_tokens=(*_STOP_COMMON, "</answer>"),
             video_sampler="glm4v",
             context_length=65536,
+            vocabulary="glm4",
         ),
         Family(
             name="glm-4.1v-base",
@@ -132,6 +136,7 @@ FAMILIES: dict[str, Family] = {
             stop_tokens=_STOP_COMMON,
             video_sampler="glm4v",
             context_length=65536,
+            vocabulary="glm4",
         ),
         Family(
             name="glm-4.5v",
@@ -148,6 +153,7 @@ FAMILIES: dict[str, Family] = {
             stop_tokens=_STOP_COMMON,
             video_sampler="glm4v",
             context_length=65536,
+            vocabulary="glm45",
         ),
         Family(
             name="glm-4.6v",
@@ -164,6 +170,7 @@ FAMILIES: dict[str, Family] = {
             stop_tokens=_STOP_COMMON,
             video_sampler="glm46v",
             context_length=131072,
+            vocabulary="glm45",
         ),
         Family(
             name="glm-4.6v-flash",
@@ -180,6 +187,7 @@ FAMILIES: dict[str, Family] = {
             stop_tokens=_STOP_COMMON,
             video_sampler="glm46v",
             context_length=131072,
+            vocabulary="glm45",
         ),
     )
 }

@@ -149,10 +149,9 @@ def build_tiny(family: Family, size: TinySize, seed: int = 0) -> tuple[Any, Any]
         texts.extend(_texts(conv.messages))
         texts.append(conv.reply)
         texts.extend(json.dumps(tool, ensure_ascii=False) for tool in conv.tools)
-    # GLM-4.1V-Thinking and -Base share the GLM-4-0414 vocabulary (with <answer>); the 4.5V/4.6V models use the
-    # GLM-4.5 vocabulary (without). The 4.1V generation is the one with the glm4v model and the Glm4vProcessor.
-    glm4_vocab = family.model_type == "glm4v" and family.processor_class == "Glm4vProcessor"
-    tokenizer, vocab_size = build_tokenizer(texts, answer_tags=glm4_vocab, pad_to=size.vocab_pad_to)
+    tokenizer, vocab_size = build_tokenizer(
+        texts, answer_tags=family.vocabulary == "glm4", pad_to=size.vocab_pad_to
+    )
     config = _config(family, size, tokenizer, vocab_size)
     processor = _processor(family, tokenizer, template)
 
