@@ -1,0 +1,593 @@
+"""LocalEngine: a GLM-V checkpoint run in-process on transformers.
+
+The path of one request is short:
+
+1. :meth:`LocalEngine._prepare` (on the caller's thread) renders the conversation with the checkpoint's own chat
+   template, loads images / videos through :mod:`glmv.media` and tokenises one row with the processor;
+2. the :class:`~glmv.engine.batching.Scheduler` groups rows that arrive together and calls
+   :meth:`LocalEngine._run`, which left-pads them into one batch and runs ``model.generate`` with two small
+   callables: :class:`~glmv.engine.budget.ThinkingBudgetProcessor` (the thinking budget) and :class:`_StopRules`
+   (stop tokens, stop strings, ``max_tokens``, cancellation — and the streaming of each new token);
+3. :class:`Generation` (back on the caller's thread) turns the text deltas into :class:`~glmv.engine.types.Chunk`
+   objects through :class:`glmv.output.StreamParser`, then a last chunk per choice with the finish reason and usage.
+
+torch and transformers are imported only when an engine is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from glmv.engine.batching import End, Job, Scheduler, Text
+from glmv.engine.types import ChatRequest, Chunk, EngineBase
+from glmv.errors import ModelLoadError, RequestError
+from glmv.families import Family, detect_family, get_family
+from glmv.output.reply import Usage
+
+if TYPE_CHECKING:
+    import torch
+
+    from glmv.media import MediaPolicy
+
+__all__ = ["Generation", "LocalEngine", "Progress"]
+
+Progress = Callable[[str, float], None]
+"""Called while a model loads with a short description of the step and the fraction done (0–1)."""
+
+_DTYPES = {
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+}
+
+
+_NEUTRAL_TOP_K = 50  # transformers' default; greedy runs pass it so no "unused flag" warning is printed
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    """The settings one ``generate`` call shares across its rows (the batching key)."""
+
+    do_sample: bool
+    temperature: float
+    top_p: float
+    top_k: int
+    repetition_penalty: float
+    seed: int | None
+
+
+@dataclass
+class _Prepared:
+    """One request ready to batch: its tokenised row and its per-row limits."""
+
+    request: ChatRequest
+    inputs: dict[str, Any]
+    prompt_tokens: int
+    max_tokens: int
+    budget: int | None
+    tools: list[dict[str, Any]] | None
+    sampling: _Sampling
+
+
+class LocalEngine(EngineBase):
+    """A GLM-V model loaded from a hub id or a checkpoint folder.
+
+    ``device`` defaults to CUDA when there is one, else CPU (``"auto"`` spreads a big model over every GPU);
+    ``dtype`` to bfloat16 on CUDA, else float32. ``family`` is detected from the checkpoint unless given.
+    Up to ``max_batch_size`` rows that arrive within ``batch_window`` seconds of each other run as one batch.
+    ``media_policy`` limits what images and videos requests may load. ``progress`` reports loading steps.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        family: str | Family | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_batch_size: int = 8,
+        batch_window: float = 0.01,
+        media_policy: MediaPolicy | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        import torch
+
+        report = progress or (lambda step, fraction: None)
+        self.model_id = str(model)
+        self.family = get_family(family) if family is not None else _detect(model)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = _torch_dtype(dtype, self.device)
+        self.media_policy = media_policy
+        report(f"Loading the processor of {self.model_id}", 0.0)
+        self.processor = _load_processor(model)
+        self.tokenizer = self.processor.tokenizer
+        report(f"Loading the weights of {self.model_id}", 0.2)
+        self.model = _load_model(model, self.device, self.dtype)
+        report("Ready", 1.0)
+        self.stop_ids = _token_ids(self.tokenizer, self.family.stop_tokens)
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        )
+        self._budget_tokens = None
+        if self.family.thinks_by_default:
+            from glmv.engine.budget import ThinkingTokens
+
+            self._budget_tokens = ThinkingTokens.for_tokenizer(self.tokenizer, self.family)
+        # A fast tokenizer must not be used from two threads at once: callers share one (under a lock) to
+        # prepare requests, the worker decodes with its own copy, so preparing never stalls a running batch.
+        self._prepare_lock = threading.Lock()
+        self._decoding_tokenizer = copy.deepcopy(self.tokenizer)
+        self._scheduler = Scheduler(self._run, max_rows=max_batch_size, window=batch_window)
+
+    # -- public API --------------------------------------------------------------------------------------------
+
+    def start(self, request: ChatRequest) -> Generation:
+        """Queue ``request`` and return its running :class:`Generation` (iterate it; ``cancel()`` stops it)."""
+        return self.start_batch([request])[0]
+
+    def start_batch(self, requests: Sequence[ChatRequest]) -> list[Generation]:
+        """Queue ``requests`` so that they arrive together (and share batches as far as their settings allow)."""
+        prepared = [self._prepare(request) for request in requests]
+        jobs = [Job(key=_batch_key(p.sampling), size=p.request.n, payload=p) for p in prepared]
+        self._scheduler.submit(*jobs)
+        return [
+            Generation(job, self.family, p.tools, p.prompt_tokens)
+            for job, p in zip(jobs, prepared, strict=True)
+        ]
+
+    def generate(self, request: ChatRequest) -> Iterator[Chunk]:
+        """Stream the reply chunks; closing the iterator early cancels the request."""
+        generation = self.start(request)
+        try:
+            yield from generation
+        finally:
+            generation.cancel()
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """How many tokens the prompt of ``request`` takes (images and video frames included)."""
+        return self._prepare(request).prompt_tokens
+
+    def render_prompt(self, request: ChatRequest) -> str:
+        """The prompt text the chat template makes of ``request`` (before images expand into their tokens)."""
+        from glmv.messages import to_processor_messages
+
+        messages, _ = to_processor_messages(request.messages, self.family)
+        return self._render(messages, self._tools(request), request.enable_thinking)
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes (special tokens such as ``<think>`` count as one)."""
+        with self._prepare_lock:
+            return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def close(self) -> None:
+        """Stop the worker and release the model."""
+        self._scheduler.close()
+        self.model = None
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LocalEngine({self.model_id!r}, family={self.family.name!r}, device={self.device!r})"
+
+    # -- request → one tokenised row ---------------------------------------------------------------------------
+
+    def _prepare(self, request: ChatRequest) -> _Prepared:
+        from glmv.media import load_image, load_video
+        from glmv.messages import to_processor_messages
+
+        tools = self._tools(request)
+        messages, media = to_processor_messages(request.messages, self.family)
+        images = [load_image(ref.source, self.media_policy) for ref in media if ref.kind == "image"]
+        videos = [
+            load_video(ref.source, self.family, self.media_policy) for ref in media if ref.kind == "video"
+        ]
+        prompt = self._render(messages, tools, request.enable_thinking)
+        kwargs: dict[str, Any] = {}
+        if images:
+            kwargs["images"] = images
+        if videos:
+            from transformers.video_utils import VideoMetadata
+
+            kwargs["videos"] = [video.frames for video in videos]
+            kwargs["video_metadata"] = [VideoMetadata(**video.metadata()) for video in videos]
+            kwargs["do_sample_frames"] = False
+        with self._prepare_lock:
+            inputs = dict(self.processor(text=[prompt], return_tensors="pt", **kwargs))
+        inputs.pop("token_type_ids", None)
+        budget = request.thinking_budget if self._budget_tokens is not None else None
+        return _Prepared(
+            request=request,
+            inputs=inputs,
+            prompt_tokens=int(inputs["input_ids"].shape[1]),
+            max_tokens=request.max_tokens or self.family.sampling.max_tokens,
+            budget=budget,
+            tools=tools,
+            sampling=self._sampling(request),
+        )
+
+    def _render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, thinking: bool | None
+    ) -> str:
+        options: dict[str, Any] = {"add_generation_prompt": True, "tokenize": False}
+        if tools:
+            options["tools"] = tools
+        if thinking is not None:
+            options["enable_thinking"] = thinking
+        template = self.processor.chat_template
+        prompt = self.tokenizer.apply_chat_template(messages, chat_template=template, **options)
+        if thinking is False and self.family.thinking == "always":
+            # A family that cannot switch thinking off gets an empty, closed think block and an open answer.
+            prompt += "<think>" + "".join(self.family.thinking_end)
+        return prompt
+
+    def _tools(self, request: ChatRequest) -> list[dict[str, Any]] | None:
+        tools = None if request.tool_choice == "none" else request.tools
+        if tools and not self.family.tool_calls:
+            raise RequestError(
+                f"{self.family.title} cannot call tools; send the request without tools.", "tools"
+            )
+        return tools
+
+    def _sampling(self, request: ChatRequest) -> _Sampling:
+        defaults = self.family.sampling
+        temperature = defaults.temperature if request.temperature is None else request.temperature
+        do_sample = temperature > 0
+        return _Sampling(
+            do_sample=do_sample,
+            temperature=temperature if do_sample else 1.0,
+            top_p=(defaults.top_p if request.top_p is None else request.top_p) if do_sample else 1.0,
+            top_k=(defaults.top_k if request.top_k is None else request.top_k)
+            if do_sample
+            else _NEUTRAL_TOP_K,
+            repetition_penalty=(
+                defaults.repetition_penalty
+                if request.repetition_penalty is None
+                else request.repetition_penalty
+            ),
+            seed=request.seed if do_sample else None,
+        )
+
+    # -- the batch hot path (worker thread) --------------------------------------------------------------------
+
+    def _run(self, jobs: list[Job]) -> None:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        rows = [
+            _Choice(
+                job, index, self._decoder(), self.stop_ids, job.payload.request.stop, job.payload.max_tokens
+            )
+            for job in jobs
+            for index in range(job.size)
+        ]
+        batch = _left_pad([job.payload.inputs for job in jobs for _ in range(job.size)], self.pad_id)
+        device = self.model.device  # the first device when "auto" spread the model over several
+        batch = {k: v.to(device, self.dtype if v.is_floating_point() else None) for k, v in batch.items()}
+        sampling: _Sampling = jobs[0].payload.sampling
+        config = self._generation_config(sampling, max(row.max_tokens for row in rows))
+        processors = LogitsProcessorList()
+        budgets = [job.payload.budget for job in jobs for _ in range(job.size)]
+        if self._budget_tokens is not None and any(budget is not None for budget in budgets):
+            from glmv.engine.budget import ThinkingBudgetProcessor
+
+            processors.append(ThinkingBudgetProcessor(self._budget_tokens, budgets))
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        with torch.inference_mode():
+            self.model.generate(
+                **batch,
+                generation_config=config,
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([_StopRules(rows)]),
+            )
+        for row in rows:
+            row.finish("length")  # rows still open ran into the batch's max_new_tokens
+
+    def _generation_config(self, sampling: _Sampling, max_new_tokens: int) -> Any:
+        from transformers import GenerationConfig
+
+        return GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=sampling.do_sample,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            repetition_penalty=sampling.repetition_penalty,
+            eos_token_id=list(self.stop_ids),
+            pad_token_id=self.pad_id,
+        )
+
+    def _decoder(self) -> _Detokenizer:
+        return _Detokenizer(self._decoding_tokenizer)
+
+
+class Generation:
+    """A running request: iterate it for :class:`~glmv.engine.types.Chunk` objects; :meth:`cancel` stops it.
+
+    Each choice streams reasoning / content / tool-call deltas (and the ``raw`` text), then ends with a chunk
+    carrying ``finish_reason`` (``stop``, ``length``, ``tool_calls`` or ``cancelled``) and its :class:`Usage`.
+    """
+
+    def __init__(
+        self, job: Job, family: Family, tools: list[dict[str, Any]] | None, prompt_tokens: int
+    ) -> None:
+        self.job = job
+        self.family = family
+        self.tools = tools
+        self.prompt_tokens = prompt_tokens
+        self._chunks = self._produce()
+
+    def __del__(self) -> None:  # an abandoned generation stops instead of running to max_tokens
+        self.job.cancel()
+
+    @property
+    def batch_size(self) -> int:
+        """Rows of the batch this request ran in (0 while it waits)."""
+        return self.job.batch_rows
+
+    def cancel(self) -> None:
+        """Stop generating; the engine goes on with the other requests of the batch."""
+        self.job.cancel()
+
+    def __iter__(self) -> Generation:
+        return self
+
+    def __next__(self) -> Chunk:
+        return next(self._chunks)
+
+    def _produce(self) -> Iterator[Chunk]:
+        from glmv.output import StreamParser
+
+        parsers: dict[int, Any] = {}
+        for event in self.job.stream():
+            parser = parsers.get(event.index)
+            if parser is None:
+                parser = parsers[event.index] = StreamParser(family=self.family, tools=self.tools)
+            if isinstance(event, Text):
+                delta = parser.feed(event.text)
+                yield Chunk(event.index, delta.reasoning, delta.content, delta.tool_calls, raw=event.text)
+                continue
+            tail = parser.close()
+            reason = "tool_calls" if event.reason == "stop" and parser.reply.tool_calls else event.reason
+            yield Chunk(
+                event.index,
+                tail.reasoning,
+                tail.content,
+                tail.tool_calls,
+                finish_reason=reason,
+                usage=Usage(self.prompt_tokens, event.completion_tokens),
+            )
+
+
+def _batch_key(sampling: _Sampling) -> Hashable:
+    """Rows with equal settings share a batch; a seeded sampling request runs alone, so its seed reproduces it."""
+    return (sampling, object()) if sampling.seed is not None else sampling
+
+
+# -- stop rules and streaming, one small object each ---------------------------------------------------------------
+
+
+class _Detokenizer:
+    """Turns token ids into text deltas, holding back bytes of a character that is not complete yet."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.prefix = 0  # ids[prefix:read] is context for decoding the next delta
+        self.read = 0
+
+    def push(self, token: int) -> str:
+        self.ids.append(token)
+        before = self.tokenizer.decode(self.ids[self.prefix : self.read], skip_special_tokens=False)
+        after = self.tokenizer.decode(self.ids[self.prefix :], skip_special_tokens=False)
+        if len(after) <= len(before) or after.endswith("\ufffd"):
+            return ""
+        self.prefix, self.read = self.read, len(self.ids)
+        return after[len(before) :]
+
+    def flush(self) -> str:
+        before = self.tokenizer.decode(self.ids[self.prefix : self.read], skip_special_tokens=False)
+        after = self.tokenizer.decode(self.ids[self.prefix :], skip_special_tokens=False)
+        self.prefix = self.read = len(self.ids)
+        return after[len(before) :]
+
+
+class _StopStrings:
+    """Cuts the text at the first stop string, holding back a tail that may be the start of one."""
+
+    def __init__(self, stops: Sequence[str] | None) -> None:
+        self.stops = [stop for stop in stops or () if stop]
+        self.held = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """The text safe to emit, and whether a stop string was hit."""
+        if not self.stops:
+            return text, False
+        text = self.held + text
+        hits = [position for stop in self.stops if (position := text.find(stop)) >= 0]
+        if hits:
+            self.held = ""
+            return text[: min(hits)], True
+        keep = max(
+            (k for stop in self.stops for k in range(1, len(stop)) if text.endswith(stop[:k])), default=0
+        )
+        self.held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep], False
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        return held
+
+
+class _Choice:
+    """One row of a running batch: decodes its tokens, applies its stop rules and streams to its job."""
+
+    def __init__(
+        self,
+        job: Job,
+        index: int,
+        decoder: _Detokenizer,
+        stop_ids: Sequence[int],
+        stops: Sequence[str] | None,
+        max_tokens: int,
+    ) -> None:
+        self.job = job
+        self.index = index
+        self.decoder = decoder
+        self.stop_ids = frozenset(stop_ids)
+        self.stops = _StopStrings(stops)
+        self.max_tokens = max_tokens
+        self.count = 0
+        self.done = False
+
+    def step(self, token: int) -> bool:
+        """Take the row's new token; True when the row is finished."""
+        if self.done:
+            return True
+        if self.job.cancelled.is_set():
+            self.finish("cancelled", flush=False)
+            return True
+        self.count += 1
+        if token in self.stop_ids:
+            self.finish("stop")
+            return True
+        text, hit = self.stops.feed(self.decoder.push(token))
+        if text:
+            self.job.put(Text(self.index, text))
+        if hit:
+            self.finish("stop", flush=False)
+        elif self.count >= self.max_tokens:
+            self.finish("length")
+        return self.done
+
+    def finish(self, reason: str, flush: bool = True) -> None:
+        if self.done:
+            return
+        self.done = True
+        if flush:
+            text, _ = self.stops.feed(self.decoder.flush())
+            text += self.stops.flush()
+            if text:
+                self.job.put(Text(self.index, text))
+        self.job.put(End(self.index, reason, self.count))
+
+
+class _StopRules:
+    """The stopping criterion handed to ``generate``: advances every row by its new token, streaming it."""
+
+    def __init__(self, rows: Sequence[_Choice]) -> None:
+        self.rows = rows
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
+        import torch
+
+        tokens = input_ids[:, -1].tolist()
+        done = [row.step(token) for row, token in zip(self.rows, tokens, strict=True)]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+# -- loading -----------------------------------------------------------------------------------------------------
+
+
+def _left_pad(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+    """One batch from single-row inputs: token tensors left-padded, vision tensors concatenated in row order."""
+    import torch
+
+    width = max(row["input_ids"].shape[1] for row in rows)
+    batch: dict[str, Any] = {}
+    for name, fill in (("input_ids", pad_id), ("attention_mask", 0), ("mm_token_type_ids", 0)):
+        if name in rows[0]:
+            batch[name] = torch.cat(
+                [
+                    torch.nn.functional.pad(row[name], (width - row[name].shape[1], 0), value=fill)
+                    for row in rows
+                ]
+            )
+    for name in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
+        parts = [row[name] for row in rows if name in row]
+        if parts:
+            batch[name] = torch.cat(parts)
+    return batch
+
+
+def _detect(model: str | Path) -> Family:
+    path = Path(model).expanduser()
+    if path.exists() and not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"{path} is not a model checkpoint: it has no config.json. Point at a folder written by "
+            "save_pretrained (or downloaded from the Hub), or at a hub id such as zai-org/GLM-4.6V-Flash."
+        )
+    return detect_family(model)
+
+
+def _torch_dtype(dtype: str | None, device: str) -> torch.dtype:
+    import torch
+
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") or device == "auto" else torch.float32
+    name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
+    if name is None:
+        raise ModelLoadError(f"Unknown dtype {dtype!r}; use one of bfloat16, float16, float32 or auto.")
+    return getattr(torch, name)
+
+
+def _load_error(model: str | Path, exc: Exception) -> ModelLoadError:
+    import os
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    where = (
+        "the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded; unset it to download)"
+        if offline
+        else "the Hugging Face cache or on the Hub (check the id and your network; gated or private models need "
+        "`hf auth login`)"
+    )
+    return ModelLoadError(
+        f"Cannot load the model {str(model)!r}: it is not a local folder and was not found in {where}. "
+        f"Pass a hub id such as zai-org/GLM-4.6V-Flash or a checkpoint folder. ({type(exc).__name__}: {exc})"
+    )
+
+
+def _load_processor(model: str | Path) -> Any:
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(str(model))
+    except (OSError, ValueError) as exc:
+        raise _load_error(model, exc) from exc
+
+
+def _load_model(model: str | Path, device: str, dtype: torch.dtype) -> Any:
+    from transformers import AutoModelForImageTextToText
+
+    try:
+        loaded = AutoModelForImageTextToText.from_pretrained(str(model), dtype=dtype, device_map=device)
+    except (OSError, ValueError) as exc:
+        raise _load_error(model, exc) from exc
+    return loaded.eval()
+
+
+def _token_ids(tokenizer: Any, tokens: Sequence[str]) -> tuple[int, ...]:
+    ids = []
+    for token in tokens:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if token_id is not None and token_id != tokenizer.unk_token_id:
+            ids.append(int(token_id))
+    if not ids:
+        raise ModelLoadError(
+            f"The tokenizer knows none of the stop tokens {', '.join(tokens)}; is it a GLM-V tokenizer?"
+        )
+    return tuple(ids)
