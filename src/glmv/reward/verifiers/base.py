@@ -5,6 +5,10 @@ A verifier keeps the official two methods — ``extract_answer(response, questio
 :meth:`Verifier.evaluate`, which returns a :class:`Verdict` (reward, reason, error, timeout, judge calls) so
 the reward system can count what went wrong instead of seeing a bare 0.
 
+The rules most verifiers share live here too: :meth:`Verifier.exact_gate` (not text → 0, equal → 1),
+:meth:`Verifier.math_then_judge` (math-verify, then the judge), :meth:`Verifier.ask_judge` (the judge, else the
+rule's verdict) and :class:`BoxedVerifier` (the answer is the one box of the answer part).
+
 :class:`Services` holds the shared machinery a verifier may use: the math checker (worker processes) and the
 judge client. A :class:`~glmv.reward.RewardSystem` owns one; :func:`default_services` serves verifiers built
 alone with :func:`~glmv.reward.get_verifier`.
@@ -19,10 +23,19 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from glmv.reward.config import JudgeFields, VerifierConfig
+from glmv.reward.extract import extract_boxed_answer
 from glmv.reward.judge import JudgeClient, JudgeParams, LLMJudge, endpoints_from, parse_substring
 from glmv.reward.mathcheck import MathChecker, MathOutcome
 
-__all__ = ["Services", "Verdict", "Verifier", "default_services"]
+__all__ = [
+    "NOT_TEXT",
+    "BoxedVerifier",
+    "Services",
+    "Verdict",
+    "Verifier",
+    "both_text",
+    "default_services",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,16 @@ class Verdict:
     error: str | None = None
     timed_out: bool = False
     judge_calls: int = 0
+
+
+NOT_TEXT = Verdict(0.0, "the answer or the ground truth is not text")
+_ANSWERS_DIFFER = Verdict(0.0, "answers differ")
+_EXACT_MATCH = Verdict(1.0, "exact match")
+
+
+def both_text(answer: Any, truth: Any) -> bool:
+    """Whether the extracted answer and ground truth are both strings (text verifiers judge nothing else)."""
+    return isinstance(answer, str) and isinstance(truth, str)
 
 
 @dataclass
@@ -135,8 +158,23 @@ class Verifier(ABC):
 
     # Helpers for subclasses ------------------------------------------------------------------------------
 
+    def exact_gate(self, answer: Any, truth: Any, *, strip: bool = False) -> Verdict | None:
+        """The first two rules of a text verifier: :data:`NOT_TEXT` unless both are strings, 1.0 for an exact
+        match (after trimming both with ``strip``); None when the verifier's other rules must decide."""
+        if not both_text(answer, truth):
+            return NOT_TEXT
+        if (answer.strip() == truth.strip()) if strip else answer == truth:
+            return _EXACT_MATCH
+        return None
+
     def ask_judge(
-        self, predict: str, label: str, question: str | None, *, fallback: Verdict, **extra: str
+        self,
+        predict: str,
+        label: str,
+        question: str | None,
+        *,
+        fallback: Verdict = _ANSWERS_DIFFER,
+        **extra: str,
     ) -> Verdict:
         """Ask the LLM judge if one is configured, else return ``fallback`` (the rule's verdict)."""
         if self.llm_judge is None:
@@ -164,3 +202,26 @@ class Verifier(ABC):
         return Verdict(
             1.0 if outcome.equal else self.min_reward, outcome.reason, outcome.error, outcome.timed_out
         )
+
+    def math_then_judge(self, answer: str, truth: str, question: str | None, tolerance: float) -> Verdict:
+        """The math checker's verdict when it is equal or was decided in-process (plain numbers), else the
+        judge's (with the checker's verdict as the fallback)."""
+        outcome = self.services.math.check(truth, answer, tolerance)
+        verdict = self.math_verdict(outcome)
+        if outcome.equal or outcome.in_process:
+            return verdict
+        return self.ask_judge(answer, truth, question, fallback=verdict)
+
+
+class BoxedVerifier(Verifier):
+    """A verifier whose answer is the one box of the answer part: :func:`~glmv.reward.extract.extract_boxed_answer`
+    with the config's ``strict_boxed_extraction`` and ``answer_tags`` (``"strip"``: answer tags anywhere after
+    ``</think>`` are dropped, see :func:`~glmv.reward.format.answer_part`)."""
+
+    answer_tags: ClassVar[str] = "strict"
+
+    def extract_answer(self, response: Any, question: str | None = None) -> Any:
+        if not isinstance(response, str):
+            return None
+        config: Any = self.config
+        return extract_boxed_answer(response, strict=config.strict_boxed_extraction, tags=self.answer_tags)

@@ -13,26 +13,19 @@ import json
 import re
 from typing import Any
 
-from glmv.errors import ConfigError
 from glmv.reward.config import GeneralConfig, GeoquestConfig, LongDocConfig
-from glmv.reward.extract import boxed_answer, extract_boxed_answer
+from glmv.reward.extract import answer_regex, boxed_answer
 from glmv.reward.format import answer_part
 from glmv.reward.judge import parse_general, parse_geoquest
-from glmv.reward.verifiers.base import Services, Verdict, Verifier
+from glmv.reward.verifiers.base import NOT_TEXT, BoxedVerifier, Services, Verdict, Verifier
 
 __all__ = ["DEFAULT_LONG_DOC_TEMPLATE", "GeneralVerifier", "GeoquestVerifier", "LongDocVerifier"]
 
-_NOT_TEXT = Verdict(0.0, "the answer or the ground truth is not text")
 _ANSWER_TAG = re.compile(r"</?answer>", re.IGNORECASE)
 
 
 def _compile(pattern: str | None, where: str) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern, re.DOTALL | re.IGNORECASE)
-    except re.error as exc:
-        raise ConfigError(f"{where}.answer_extraction_regex: not a valid regular expression: {exc}") from exc
+    return None if pattern is None else answer_regex(pattern, where=where)
 
 
 def _regex_part(pattern: re.Pattern[str] | None, response: str) -> str | None:
@@ -77,22 +70,19 @@ class GeneralVerifier(_JudgeBacked):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer == ground_truth:
-            return Verdict(1.0, "exact match")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        if (gate := self.exact_gate(extracted_answer, ground_truth)) is not None:
+            return gate
+        return self.ask_judge(extracted_answer, ground_truth, question)
 
 
-class GeoquestVerifier(_JudgeBacked):
+class GeoquestVerifier(_JudgeBacked, BoxedVerifier):
     """Answers longer than 50 characters score 0 without a judge call."""
 
     config_class = GeoquestConfig
     config: GeoquestConfig
     judge_parser = staticmethod(parse_geoquest)
     judge_combine = "mean"
+    answer_tags = "strip"
     max_answer_chars = 50
 
     def make_judge(self, template: str, **options: Any):  # type: ignore[override]
@@ -120,9 +110,7 @@ class GeoquestVerifier(_JudgeBacked):
         place = self._place(response)
         if place is not None:
             return place
-        if not isinstance(response, str):
-            return None
-        return extract_boxed_answer(response, strict=self.config.strict_boxed_extraction, tags="strip")
+        return super().extract_answer(response, question)
 
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
@@ -133,7 +121,7 @@ class GeoquestVerifier(_JudgeBacked):
                 0.0, "bad ground truth", error="geoquest ground truth needs place_name and address"
             )
         if not isinstance(extracted_answer, str):
-            return _NOT_TEXT
+            return NOT_TEXT
         if len(extracted_answer) > self.max_answer_chars:
             return Verdict(0.0, f"answer longer than {self.max_answer_chars} characters")
         verdict = self.llm_judge.ask(  # type: ignore[union-attr]
@@ -196,10 +184,6 @@ class LongDocVerifier(_JudgeBacked):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer.strip() == ground_truth.strip():
-            return Verdict(1.0, "exact match")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
+        return self.ask_judge(extracted_answer, ground_truth, question)

@@ -12,13 +12,12 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from glmv.errors import ConfigError
 from glmv.reward.config import ChartConfig, CountingConfig, MmsiConfig, OcrConfig, VqaConfig
-from glmv.reward.extract import boxed_answer, extract_boxed_answer
+from glmv.reward.extract import answer_regex, boxed_answer
 from glmv.reward.format import answer_part
 from glmv.reward.judge import parse_last
 from glmv.reward.text import parse_number, relative_close
-from glmv.reward.verifiers.base import Services, Verdict, Verifier
+from glmv.reward.verifiers.base import NOT_TEXT, BoxedVerifier, Services, Verdict, Verifier, both_text
 
 __all__ = [
     "ChartVerifier",
@@ -30,35 +29,21 @@ __all__ = [
     "ocr_similarity",
 ]
 
-_NOT_TEXT = Verdict(0.0, "the answer or the ground truth is not text")
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
-def _texts(a: Any, b: Any) -> bool:
-    return isinstance(a, str) and isinstance(b, str)
-
-
-class VqaVerifier(Verifier):
+class VqaVerifier(BoxedVerifier):
     """Exact match, then the majority-vote judge."""
 
     config_class = VqaConfig
     config: VqaConfig
 
-    def extract_answer(self, response: Any, question: str | None = None) -> str | None:
-        if not isinstance(response, str):
-            return None
-        return extract_boxed_answer(response, strict=self.config.strict_boxed_extraction)
-
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
-        if extracted_answer == ground_truth:
-            return Verdict(1.0, "exact match")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        if (gate := self.exact_gate(extracted_answer, ground_truth)) is not None:
+            return gate
+        return self.ask_judge(extracted_answer, ground_truth, question)
 
 
 def ocr_similarity(answer: str, truth: str, *, ignore_case: bool = False) -> float:
@@ -73,23 +58,19 @@ def ocr_similarity(answer: str, truth: str, *, ignore_case: bool = False) -> flo
     return 1.0 - Levenshtein.distance(answer, truth) / longest
 
 
-class OcrVerifier(Verifier):
+class OcrVerifier(BoxedVerifier):
     """Edit-distance similarity: ≥ upper bound → 1, ≤ lower bound → 0, else the judge may lift it to 1,
     otherwise the similarity itself is the (continuous) reward."""
 
     config_class = OcrConfig
     config: OcrConfig
-
-    def extract_answer(self, response: Any, question: str | None = None) -> str | None:
-        if not isinstance(response, str):
-            return None
-        return extract_boxed_answer(response, strict=self.config.strict_boxed_extraction, tags="strip")
+    answer_tags = "strip"
 
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
+        if not both_text(extracted_answer, ground_truth):
+            return NOT_TEXT
         similarity = ocr_similarity(extracted_answer, ground_truth, ignore_case=self.config.ignore_case)
         if similarity >= self.config.edit_distance_upper_bound:
             return Verdict(1.0, f"similarity {similarity:.3f} ≥ upper bound")
@@ -127,12 +108,7 @@ class ChartVerifier(Verifier):
 
     def __init__(self, config: ChartConfig, *, services: Services | None = None, name: str = "") -> None:
         super().__init__(config, services=services, name=name)
-        try:
-            self._pattern = re.compile(config.answer_extraction_regex, re.DOTALL | re.IGNORECASE)
-        except re.error as exc:
-            raise ConfigError(
-                f"{self.where}.answer_extraction_regex: not a valid regular expression: {exc}"
-            ) from exc
+        self._pattern = answer_regex(config.answer_extraction_regex, where=self.where)
 
     def extract_answer(self, response: Any, question: str | None = None) -> str | None:
         if not isinstance(response, str):
@@ -155,10 +131,8 @@ class ChartVerifier(Verifier):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
-        if extracted_answer.strip() == ground_truth.strip():
-            return Verdict(1.0, "exact match")
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
         answer, truth = _as_number(extracted_answer), _as_number(ground_truth)
         if answer is not None and truth is not None:
             if all(v.denominator == 1 and 1000 <= v <= 3000 for v in (answer, truth)):
@@ -166,12 +140,10 @@ class ChartVerifier(Verifier):
             if relative_close(answer, truth, self.config.sympy_tolerance):
                 return Verdict(1.0, f"numbers equal within tolerance {self.config.sympy_tolerance:g}")
             return Verdict(0.0, "numbers differ")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        return self.ask_judge(extracted_answer, ground_truth, question)
 
 
-class CountingVerifier(Verifier):
+class CountingVerifier(BoxedVerifier):
     """Counts: exact match, equal numbers (``42`` = ``42.0``), then a single judge (last ``1.0``/``0.0``)."""
 
     config_class = CountingConfig
@@ -179,23 +151,16 @@ class CountingVerifier(Verifier):
     judge_combine = "single"
     judge_parser = staticmethod(parse_last)
 
-    def extract_answer(self, response: Any, question: str | None = None) -> str | None:
-        if not isinstance(response, str):
-            return None
-        return extract_boxed_answer(response, strict=self.config.strict_boxed_extraction)
-
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
         answer, truth = extracted_answer.strip(), ground_truth.strip()
-        if answer == truth:
-            return Verdict(1.0, "exact match")
         a, t = parse_number(answer.rstrip(".")), parse_number(truth.rstrip("."))
         if a is not None and t is not None:
             return Verdict(1.0 if a == t else 0.0, "equal counts" if a == t else "different counts")
-        return self.ask_judge(answer, truth, question, fallback=Verdict(0.0, "answers differ"))
+        return self.ask_judge(answer, truth, question)
 
 
 def _mmsi_normalise(text: str) -> str:
@@ -230,8 +195,8 @@ class MmsiVerifier(Verifier):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
+        if not both_text(extracted_answer, ground_truth):
+            return NOT_TEXT
         answer, truth = _mmsi_normalise(extracted_answer), _mmsi_normalise(ground_truth)
         if answer == truth:
             return Verdict(1.0, "exact match")
@@ -256,12 +221,6 @@ class MultiImageVerifier(MmsiVerifier):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not _texts(extracted_answer, ground_truth):
-            return _NOT_TEXT
-        if extracted_answer == ground_truth:
-            return Verdict(1.0, "exact match")
-        outcome = self.services.math.check(ground_truth, extracted_answer, self.config.sympy_tolerance)
-        verdict = self.math_verdict(outcome)
-        if outcome.equal or outcome.in_process:
-            return verdict
-        return self.ask_judge(extracted_answer, ground_truth, question, fallback=verdict)
+        if (gate := self.exact_gate(extracted_answer, ground_truth)) is not None:
+            return gate
+        return self.math_then_judge(extracted_answer, ground_truth, question, self.config.sympy_tolerance)

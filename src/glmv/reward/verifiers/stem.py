@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from glmv.reward.config import MathConfig
-from glmv.reward.extract import extract_boxed_answer
 from glmv.reward.judge import parse_chemistry, parse_last
 from glmv.reward.mathcheck import fast_check
 from glmv.reward.text import (
@@ -22,7 +21,7 @@ from glmv.reward.text import (
     relative_close,
     value_with_unit,
 )
-from glmv.reward.verifiers.base import Verdict, Verifier
+from glmv.reward.verifiers.base import NOT_TEXT, BoxedVerifier, Verdict, both_text
 
 __all__ = [
     "BiologyVerifier",
@@ -33,17 +32,10 @@ __all__ = [
     "PhysicsVerifier",
 ]
 
-_NOT_TEXT = Verdict(0.0, "the answer or the ground truth is not text")
 
-
-class _MathFamily(Verifier):
+class _MathFamily(BoxedVerifier):
     config_class = MathConfig
     config: MathConfig
-
-    def extract_answer(self, response: Any, question: str | None = None) -> str | None:
-        if not isinstance(response, str):
-            return None
-        return extract_boxed_answer(response, strict=self.config.strict_boxed_extraction)
 
 
 class MathVerifier(_MathFamily):
@@ -56,15 +48,9 @@ class MathVerifier(_MathFamily):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer == ground_truth:
-            return Verdict(1.0, "exact match")
-        outcome = self.services.math.check(ground_truth, extracted_answer, self.config.sympy_tolerance)
-        verdict = self.math_verdict(outcome)
-        if outcome.equal or outcome.in_process:
-            return verdict
-        return self.ask_judge(extracted_answer, ground_truth, question, fallback=verdict)
+        if (gate := self.exact_gate(extracted_answer, ground_truth)) is not None:
+            return gate
+        return self.math_then_judge(extracted_answer, ground_truth, question, self.config.sympy_tolerance)
 
 
 class _UnitVerifier(_MathFamily):
@@ -77,16 +63,10 @@ class _UnitVerifier(_MathFamily):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer.strip() == ground_truth.strip():
-            return Verdict(1.0, "exact match")
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
         if not (find_units(extracted_answer, self.units) or find_units(ground_truth, self.units)):
-            outcome = self.services.math.check(ground_truth, extracted_answer, self.config.sympy_tolerance)
-            verdict = self.math_verdict(outcome)
-            if outcome.equal or outcome.in_process:
-                return verdict
-            return self.ask_judge(extracted_answer, ground_truth, question, fallback=verdict)
+            return self.math_then_judge(extracted_answer, ground_truth, question, self.config.sympy_tolerance)
         answer, truth = (
             value_with_unit(extracted_answer, self.units),
             value_with_unit(ground_truth, self.units),
@@ -121,15 +101,11 @@ class BiologyVerifier(_MathFamily):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer.strip() == ground_truth.strip():
-            return Verdict(1.0, "exact match")
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
         if normalize_genotype(extracted_answer) == normalize_genotype(ground_truth):
             return Verdict(1.0, "same genotype")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        return self.ask_judge(extracted_answer, ground_truth, question)
 
 
 _ITEMS = re.compile(r"[,;\s、，；]+")
@@ -141,8 +117,8 @@ class GeographyVerifier(_MathFamily):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
+        if not both_text(extracted_answer, ground_truth):
+            return NOT_TEXT
         if extracted_answer.strip().lower() == ground_truth.strip().lower():
             return Verdict(1.0, "equal ignoring case")
         items = {i.strip() for i in _ITEMS.split(extracted_answer) if i.strip()}
@@ -151,21 +127,15 @@ class GeographyVerifier(_MathFamily):
         numbers = fast_check(ground_truth, extracted_answer, self.config.sympy_tolerance)
         if numbers is not None:
             return Verdict(1.0 if numbers.equal else 0.0, numbers.reason)
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        return self.ask_judge(extracted_answer, ground_truth, question)
 
 
 class LiberalArtsVerifier(_MathFamily):
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:
-        if not isinstance(extracted_answer, str) or not isinstance(ground_truth, str):
-            return _NOT_TEXT
-        if extracted_answer.strip() == ground_truth.strip():
-            return Verdict(1.0, "exact match")
+        if (gate := self.exact_gate(extracted_answer, ground_truth, strip=True)) is not None:
+            return gate
         if not extracted_answer.strip() or not ground_truth.strip():
             return Verdict(0.0, "empty answer")
-        return self.ask_judge(
-            extracted_answer, ground_truth, question, fallback=Verdict(0.0, "answers differ")
-        )
+        return self.ask_judge(extracted_answer, ground_truth, question)
