@@ -1,15 +1,27 @@
 """LocalEngine overhead and batching on CPU: a ~50 M-parameter random GLM-4.6V-Flash-shaped checkpoint.
 
 1. **Streaming overhead.** The same prompt, the same ``max_new_tokens``, greedy, through
-   ``LocalEngine.generate`` (template rendering, processor, scheduler, detokenising, the streaming parser,
-   chunks) and through a bare ``model.generate`` on the processor's tensors. Both must produce exactly
-   ``--tokens`` tokens (the random model never emits a stop token on this prompt; the script checks). Reported:
-   tokens/s of each (median of ``--repeats`` interleaved runs) and the engine's overhead in percent (bar: 5 %).
-2. **Batching.** Eight different requests sent at once from eight threads (the scheduler batches them, left
-   padding) against the same eight sent one after another. Reported: total tokens/s of each and the speed-up.
+   ``LocalEngine.generate`` and through a bare ``model.generate`` on the processor's tensors (prepared once,
+   outside the timing). The engine's time **includes its own prompt preparation** (chat template, processor),
+   the scheduler's batching window, the worker thread, detokenising, the streaming parser and the chunks. Both
+   must produce exactly ``--tokens`` tokens (the random model never emits a stop token on this prompt; the
+   script checks). Each repeat runs both paths back to back, alternating which goes first, so slow drifts of a
+   shared machine's load hit both alike. Reported, from ``--repeats`` repeats:
 
-Run: ``python benchmarks/engine_overhead.py`` (``--tokens 64 --repeats 5 --threads N``; ``--checkpoint DIR``
-reuses a checkpoint built by an earlier run). Writes ``benchmarks/results/engine_overhead.json``.
+   - wall seconds and tokens/s of each (medians) and the engine's overhead: the median over repeats of the
+     ratio engine / bare of the two runs of a repeat (bar: 5 %);
+   - the fixed cost (a 1-token run of each path, median) and the per-token cost: (wall of ``--tokens`` − wall
+     of 1 token) / (``--tokens`` − 1), so a constant start-up cost does not hide in the per-token number.
+2. **Batching.** Eight different requests sent at once from eight threads (each calling ``engine.start``, as
+   an HTTP server does; the scheduler batches them, left padding) against the same eight sent one after
+   another; ``--batch-rounds`` rounds, interleaved. Reported: total tokens/s of each (median), the speed-up and
+   the batch size every request ran in.
+
+Run: ``python benchmarks/engine_overhead.py`` (``--tokens 64 --repeats 9 --batch-rounds 2 --threads N``;
+``--checkpoint DIR`` reuses a checkpoint built by an earlier run). Writes
+``benchmarks/results/engine_overhead.json``.
+On a 2-core machine shared with other work, note the load average the script prints: another process taking a
+core slows whichever run is going, which is why the overhead is a median of paired ratios.
 """
 
 from __future__ import annotations
@@ -86,38 +98,70 @@ def bare_run(engine, inputs: dict, tokens: int) -> tuple[float, int]:
     return time.perf_counter() - start, out.shape[1] - inputs["input_ids"].shape[1]
 
 
+def timed_pair(engine, prompt: str, inputs: dict, tokens: int, engine_first: bool) -> tuple[float, float]:
+    """Wall seconds of one bare and one engine run of ``tokens`` tokens, back to back."""
+    times: dict[str, float] = {}
+    for path in ("engine", "bare") if engine_first else ("bare", "engine"):
+        if path == "bare":
+            seconds, produced = bare_run(engine, inputs, tokens)
+        else:
+            seconds, produced = engine_run(engine, prompt, tokens)
+        assert produced == tokens, f"{path} stopped after {produced} of {tokens} tokens"
+        times[path] = seconds
+    return times["bare"], times["engine"]
+
+
 def overhead(engine, tokens: int, repeats: int) -> dict:
     prompt = PROMPTS[0]
     inputs = engine._prepare(request(prompt, tokens)).inputs
-    engine_run(engine, prompt, 4)  # warm up both paths
-    bare_run(engine, inputs, 4)
-    engine_times, bare_times = [], []
-    for _ in range(repeats):
-        seconds, produced = bare_run(engine, inputs, tokens)
-        assert produced == tokens, f"bare generate stopped after {produced} tokens"
-        bare_times.append(seconds)
-        seconds, produced = engine_run(engine, prompt, tokens)
-        assert produced == tokens, f"the engine stopped after {produced} tokens"
-        engine_times.append(seconds)
-    bare, eng = statistics.median(bare_times), statistics.median(engine_times)
+    for _ in range(2):  # warm up both paths at full length (allocator, thread pools, caches)
+        timed_pair(engine, prompt, inputs, tokens, engine_first=False)
+    bare_times, engine_times, bare_one, engine_one = [], [], [], []
+    for repeat in range(repeats):
+        first = repeat % 2 == 1
+        bare, eng = timed_pair(engine, prompt, inputs, tokens, engine_first=first)
+        bare_times.append(bare)
+        engine_times.append(eng)
+        bare, eng = timed_pair(engine, prompt, inputs, 1, engine_first=first)
+        bare_one.append(bare)
+        engine_one.append(eng)
+    median = statistics.median
+    bare, eng = median(bare_times), median(engine_times)
+    ratios = [e / b for e, b in zip(engine_times, bare_times, strict=True)]
+    per_token_bare = (bare - median(bare_one)) / (tokens - 1)
+    per_token_engine = (eng - median(engine_one)) / (tokens - 1)
     return {
         "tokens": tokens,
         "prompt_tokens": int(inputs["input_ids"].shape[1]),
         "repeats": repeats,
+        "engine_time_includes": "prompt preparation (chat template, processor), batching window, streaming",
         "bare_seconds": bare_times,
         "engine_seconds": engine_times,
+        "bare_one_token_seconds": bare_one,
+        "engine_one_token_seconds": engine_one,
         "bare_tokens_per_s": tokens / bare,
         "engine_tokens_per_s": tokens / eng,
-        "overhead_percent": (eng / bare - 1) * 100,
+        "overhead_percent": (median(ratios) - 1) * 100,
+        "overhead_percent_of_medians": (eng / bare - 1) * 100,
+        "overhead_percent_of_fastest": (min(engine_times) / min(bare_times) - 1) * 100,
+        "bare_first_token_ms": median(bare_one) * 1e3,
+        "engine_first_token_ms": median(engine_one) * 1e3,
+        "bare_ms_per_token": per_token_bare * 1e3,
+        "engine_ms_per_token": per_token_engine * 1e3,
+        "per_token_overhead_percent": (per_token_engine / per_token_bare - 1) * 100,
     }
 
 
-def batching(engine, tokens: int) -> dict:
+def sequential_round(engine, tokens: int) -> float:
     start = time.perf_counter()
     for prompt in PROMPTS:
-        engine_run(engine, prompt, tokens)
-    sequential = time.perf_counter() - start
+        _, produced = engine_run(engine, prompt, tokens)
+        assert produced == tokens, f"a sequential request stopped after {produced} of {tokens} tokens"
+    return time.perf_counter() - start
 
+
+def concurrent_round(engine, tokens: int) -> tuple[float, int, list[int]]:
+    """Seconds, completion tokens and the batch rows of each request, for the prompts sent from threads."""
     barrier = threading.Barrier(len(PROMPTS))
     produced: list[tuple[int, int]] = []  # (completion tokens, rows of the batch it ran in)
 
@@ -133,26 +177,44 @@ def batching(engine, tokens: int) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
-    concurrent = time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return seconds, sum(count for count, _ in produced), sorted(rows for _, rows in produced)
+
+
+def batching(engine, tokens: int, rounds: int) -> dict:
+    sequential, concurrent, done, rows_seen = [], [], [], []
+    for _ in range(rounds):
+        sequential.append(sequential_round(engine, tokens))
+        seconds, count, rows = concurrent_round(engine, tokens)
+        concurrent.append(seconds)
+        done.append(count)
+        rows_seen.append(rows)
     total = len(PROMPTS) * tokens
-    done = sum(count for count, _ in produced)
+    assert all(count == total for count in done), f"concurrent requests produced {done} of {total} tokens"
+    seq, conc = statistics.median(sequential), statistics.median(concurrent)
     return {
         "requests": len(PROMPTS),
         "tokens_each": tokens,
-        "completion_tokens_concurrent": done,
-        "batch_rows_seen": sorted(rows for _, rows in produced),
+        "rounds": rounds,
+        "batch_rows_seen": rows_seen,
         "sequential_seconds": sequential,
         "concurrent_seconds": concurrent,
-        "sequential_tokens_per_s": total / sequential,
-        "concurrent_tokens_per_s": done / concurrent,
-        "speedup": (done / concurrent) / (total / sequential),
+        "sequential_tokens_per_s": total / seq,
+        "concurrent_tokens_per_s": total / conc,
+        "speedup": seq / conc,
     }
+
+
+def batch_rows(rows: list[int]) -> str:
+    """``8×8`` for eight requests that all ran in a batch of 8, ``2×2 6×6`` for a batch of 2 and one of 6."""
+    return " ".join(f"{size}×{rows.count(size)}" for size in sorted(set(rows)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--batch-rounds", type=int, default=2)
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
@@ -170,7 +232,7 @@ def main() -> None:
         parameters = sum(p.numel() for p in engine.model.parameters())
         load_before = os.getloadavg()
         result_overhead = overhead(engine, args.tokens, args.repeats)
-        result_batching = batching(engine, args.tokens)
+        result_batching = batching(engine, args.tokens, args.batch_rounds)
         load_after = os.getloadavg()
 
     result = {
@@ -194,19 +256,31 @@ def main() -> None:
     print(
         f"{torch.get_num_threads()} torch threads, load average {load_before[0]:.1f} → {load_after[0]:.1f}\n"
     )
-    print(f"{'measure':<44}{'value':>14}")
-    print("-" * 58)
+    width = 58
+    print(f"{'measure (medians)':<{width}}{'bare':>12}{'LocalEngine':>14}")
+    print("-" * (width + 26))
     rows = [
-        (f"bare model.generate, tokens/s ({o['tokens']} new)", f"{o['bare_tokens_per_s']:.1f}"),
-        ("LocalEngine streaming, tokens/s", f"{o['engine_tokens_per_s']:.1f}"),
-        ("engine overhead (bar: 5 %)", f"{o['overhead_percent']:+.1f} %"),
+        (f"wall seconds, {o['tokens']} new tokens", f"{o['tokens'] / o['bare_tokens_per_s']:.3f}",
+         f"{o['tokens'] / o['engine_tokens_per_s']:.3f}"),
+        ("tokens/s (wall)", f"{o['bare_tokens_per_s']:.1f}", f"{o['engine_tokens_per_s']:.1f}"),
+        ("first token, ms (1-token run; engine: + prompt preparation)", f"{o['bare_first_token_ms']:.1f}",
+         f"{o['engine_first_token_ms']:.1f}"),
+        ("ms per further token", f"{o['bare_ms_per_token']:.2f}", f"{o['engine_ms_per_token']:.2f}"),
+    ]  # fmt: skip
+    for name, bare, eng in rows:
+        print(f"{name:<{width}}{bare:>12}{eng:>14}")
+    print()
+    summary = [
+        ("engine overhead, wall (median of paired ratios; bar: 5 %)", f"{o['overhead_percent']:+.1f} %"),
+        ("engine overhead, wall (ratio of medians)", f"{o['overhead_percent_of_medians']:+.1f} %"),
+        ("engine overhead, per further token", f"{o['per_token_overhead_percent']:+.1f} %"),
         (f"{b['requests']} requests one after another, tokens/s", f"{b['sequential_tokens_per_s']:.1f}"),
         (f"{b['requests']} concurrent requests (batched), tokens/s", f"{b['concurrent_tokens_per_s']:.1f}"),
         ("batched speed-up", f"{b['speedup']:.2f}×"),
-        ("batch size seen by each request", " ".join(map(str, b["batch_rows_seen"]))),
-    ]
-    for name, value in rows:
-        print(f"{name:<44}{value:>14}")
+        ("batch size seen by each request, per round", " | ".join(map(batch_rows, b["batch_rows_seen"]))),
+    ]  # fmt: skip
+    for name, value in summary:
+        print(f"{name:<{width}}{value:>26}")
     print(f"\nWrote {RESULTS}")
 
 

@@ -377,3 +377,60 @@ def test_scheduler_cancel_while_waiting_and_errors_reach_the_consumer():
         scheduler.close()
     with pytest.raises(EngineError, match="closed"):
         scheduler.submit(Job("k", 1, None))
+
+
+def test_scheduler_waits_for_announced_requests_and_starts_a_full_batch_at_once():
+    import time as clock
+
+    from glmv.engine.batching import End, Job, Scheduler
+
+    batches: list[list[str]] = []
+
+    def run(jobs):
+        batches.append([job.payload for job in jobs])
+        for job in jobs:
+            job.put(End(0, "stop", 1))
+
+    scheduler = Scheduler(run, max_rows=3, window=0.02, max_wait=5.0)
+    try:
+        with scheduler.arriving(2):  # two requests announced; the second takes long to prepare
+            first = Job("k", 1, "slow-company-1")
+            scheduler.submit(first)
+            clock.sleep(0.3)  # far beyond the quiet window: only the announcement keeps the batch open
+            second = Job("k", 1, "slow-company-2")
+            scheduler.submit(second)
+        assert [e.reason for e in first.stream()] == [e.reason for e in second.stream()] == ["stop"]
+        assert batches == [["slow-company-1", "slow-company-2"]]
+
+        start = clock.monotonic()
+        with scheduler.arriving(4):  # a batch that is full starts without waiting for the fourth
+            full = [Job("k", 1, f"full-{i}") for i in range(3)]
+            scheduler.submit(*full)
+            for job in full:
+                list(job.stream())
+            assert clock.monotonic() - start < 2.0
+        assert batches[1] == ["full-0", "full-1", "full-2"]
+    finally:
+        scheduler.close()
+
+
+def test_scheduler_waits_at_most_max_wait_for_a_slow_preparation():
+    import time as clock
+
+    from glmv.engine.batching import End, Job, Scheduler
+
+    def run(jobs):
+        for job in jobs:
+            job.put(End(0, "stop", 1))
+
+    scheduler = Scheduler(run, max_rows=8, window=0.01, max_wait=0.2)
+    try:
+        with scheduler.arriving(2):  # the second request never arrives while the first waits
+            start = clock.monotonic()
+            job = Job("k", 1, None)
+            scheduler.submit(job)
+            assert [event.reason for event in job.stream()] == ["stop"]
+            assert 0.2 <= clock.monotonic() - start < 2.0
+            assert job.batch_rows == 1
+    finally:
+        scheduler.close()

@@ -2,9 +2,22 @@
 
 A :class:`Job` is one request (``size`` rows: its ``n`` choices) with a compatibility ``key`` (requests with
 different sampling settings cannot share one ``generate`` call) and a queue of events its consumer reads.
-:class:`Scheduler` owns one worker thread: it takes the oldest waiting job, waits ``window`` seconds for company,
-gathers every waiting job with the same key up to ``max_rows`` rows, and hands the group to ``run``. Jobs with
-another key wait for the next round, in arrival order.
+:class:`Scheduler` owns one worker thread: it takes the oldest waiting job, waits for company, gathers every
+waiting job with the same key up to ``max_rows`` rows, and hands the group to ``run``. Jobs with another key wait
+for the next round, in arrival order.
+
+Waiting for company is deterministic enough for requests sent together from many threads (an HTTP server calls
+``generate`` from one thread per request): a caller announces its request with :meth:`Scheduler.arriving` before
+the slow part (rendering, loading images, tokenising) and submits it after. The worker starts a batch when
+
+- it is full (``max_rows`` compatible rows wait), or
+- nothing has been announced or submitted for ``window`` seconds and no announced request is still being
+  prepared, or
+- ``max_wait`` seconds have passed since the first job of the batch was submitted (a slow preparation never holds
+  the others back for longer).
+
+Jobs that queued behind a running batch have usually had their quiet ``window`` by the time it ends, so they
+start at once.
 
 A job can be cancelled at any time: a waiting job leaves the queue at once (its consumer gets a ``cancelled``
 end for each choice); a running job's rows are stopped by the runner at the next step while the rest of the
@@ -18,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,12 +99,16 @@ class Scheduler:
         *,
         max_rows: int = 8,
         window: float = 0.01,
+        max_wait: float = 0.1,
         name: str = "glmv-engine",
     ) -> None:
         self._run = run
         self.max_rows = max_rows
         self.window = window
+        self.max_wait = max(max_wait, window)
         self._waiting: list[tuple[float, Job]] = []
+        self._arriving = 0  # announced requests still being prepared
+        self._last_arrival = 0.0  # when the latest request was announced, submitted or given up
         self._running: list[Job] = []
         self._lock = threading.Condition()
         self._closed = False
@@ -107,7 +125,25 @@ class Scheduler:
             for job in jobs:
                 job._scheduler = self
                 self._waiting.append((now, job))
+            self._last_arrival = now
             self._lock.notify()
+
+    @contextmanager
+    def arriving(self, count: int = 1) -> Iterator[None]:
+        """Announce ``count`` requests that will be submitted inside this block (once they are prepared).
+
+        While announced requests are being prepared, a forming batch waits for them (up to ``max_wait``).
+        """
+        with self._lock:
+            self._arriving += count
+            self._last_arrival = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._arriving -= count
+                self._last_arrival = time.monotonic()
+                self._lock.notify()
 
     def withdraw(self, job: Job) -> None:
         """Remove a waiting job, telling its consumer that every choice was cancelled."""
@@ -138,10 +174,7 @@ class Scheduler:
         with self._lock:
             while not self._waiting and not self._closed:
                 self._lock.wait()
-            if self._closed:
-                return None
-            deadline = self._waiting[0][0] + self.window
-            while (remaining := deadline - time.monotonic()) > 0 and not self._closed:
+            while not self._closed and self._waiting and (remaining := self._time_to_start()) > 0:
                 self._lock.wait(remaining)  # requests arriving meanwhile join this batch
             if self._closed:
                 return None
@@ -160,6 +193,15 @@ class Scheduler:
             self.batches.append(rows)
             self._running = batch
             return batch
+
+    def _time_to_start(self) -> float:
+        """Seconds the oldest waiting job should still wait for company (≤ 0: start now); holds the lock."""
+        started, first = self._waiting[0]
+        if sum(job.size for _, job in self._waiting if job.key == first.key) >= self.max_rows:
+            return 0.0
+        cap = started + self.max_wait
+        quiet = cap if self._arriving else self._last_arrival + self.window
+        return min(cap, quiet) - time.monotonic()
 
     def _loop(self) -> None:
         while (batch := self._next_batch()) is not None:

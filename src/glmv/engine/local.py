@@ -84,7 +84,8 @@ class LocalEngine(EngineBase):
 
     ``device`` defaults to CUDA when there is one, else CPU (``"auto"`` spreads a big model over every GPU);
     ``dtype`` to bfloat16 on CUDA, else float32. ``family`` is detected from the checkpoint unless given.
-    Up to ``max_batch_size`` rows that arrive within ``batch_window`` seconds of each other run as one batch.
+    Up to ``max_batch_size`` rows that arrive within ``batch_window`` seconds of each other run as one batch;
+    a batch waits at most ``max_batch_wait`` seconds for requests that are still being prepared.
     ``media_policy`` limits what images and videos requests may load. ``progress`` reports loading steps.
     """
 
@@ -97,6 +98,7 @@ class LocalEngine(EngineBase):
         dtype: str | None = None,
         max_batch_size: int = 8,
         batch_window: float = 0.01,
+        max_batch_wait: float = 0.1,
         media_policy: MediaPolicy | None = None,
         progress: Progress | None = None,
     ) -> None:
@@ -126,8 +128,10 @@ class LocalEngine(EngineBase):
         # A fast tokenizer must not be used from two threads at once: callers share one (under a lock) to
         # prepare requests, the worker decodes with its own copy, so preparing never stalls a running batch.
         self._prepare_lock = threading.Lock()
-        self._decoding_tokenizer = copy.deepcopy(self.tokenizer)
-        self._scheduler = Scheduler(self._run, max_rows=max_batch_size, window=batch_window)
+        self._decode = _decoder_of(copy.deepcopy(self.tokenizer))
+        self._scheduler = Scheduler(
+            self._run, max_rows=max_batch_size, window=batch_window, max_wait=max_batch_wait
+        )
 
     # -- public API --------------------------------------------------------------------------------------------
 
@@ -137,9 +141,10 @@ class LocalEngine(EngineBase):
 
     def start_batch(self, requests: Sequence[ChatRequest]) -> list[Generation]:
         """Queue ``requests`` so that they arrive together (and share batches as far as their settings allow)."""
-        prepared = [self._prepare(request) for request in requests]
-        jobs = [Job(key=_batch_key(p.sampling), size=p.request.n, payload=p) for p in prepared]
-        self._scheduler.submit(*jobs)
+        with self._scheduler.arriving(len(requests)):  # a batch forming meanwhile waits for these
+            prepared = [self._prepare(request) for request in requests]
+            jobs = [Job(key=_batch_key(p.sampling), size=p.request.n, payload=p) for p in prepared]
+            self._scheduler.submit(*jobs)
         return [
             Generation(job, self.family, p.tools, p.prompt_tokens)
             for job, p in zip(jobs, prepared, strict=True)
@@ -312,7 +317,7 @@ class LocalEngine(EngineBase):
         )
 
     def _decoder(self) -> _Detokenizer:
-        return _Detokenizer(self._decoding_tokenizer)
+        return _Detokenizer(self._decode)
 
 
 class Generation:
@@ -382,28 +387,47 @@ def _batch_key(sampling: _Sampling) -> Hashable:
 
 
 class _Detokenizer:
-    """Turns token ids into text deltas, holding back bytes of a character that is not complete yet."""
+    """Turns token ids into text deltas, holding back bytes of a character that is not complete yet.
 
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
+    Each token decodes only a small window (the tokens of the previous delta as context, then the new ones), so
+    a step costs the same at token 10 and at token 10 000.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str]) -> None:
+        self.decode = decode
         self.ids: list[int] = []
         self.prefix = 0  # ids[prefix:read] is context for decoding the next delta
         self.read = 0
 
     def push(self, token: int) -> str:
         self.ids.append(token)
-        before = self.tokenizer.decode(self.ids[self.prefix : self.read], skip_special_tokens=False)
-        after = self.tokenizer.decode(self.ids[self.prefix :], skip_special_tokens=False)
+        before = self.decode(self.ids[self.prefix : self.read])
+        after = self.decode(self.ids[self.prefix :])
         if len(after) <= len(before) or after.endswith("\ufffd"):
             return ""
         self.prefix, self.read = self.read, len(self.ids)
         return after[len(before) :]
 
     def flush(self) -> str:
-        before = self.tokenizer.decode(self.ids[self.prefix : self.read], skip_special_tokens=False)
-        after = self.tokenizer.decode(self.ids[self.prefix :], skip_special_tokens=False)
+        before = self.decode(self.ids[self.prefix : self.read])
+        after = self.decode(self.ids[self.prefix :])
         self.prefix = self.read = len(self.ids)
         return after[len(before) :]
+
+
+def _decoder_of(tokenizer: Any) -> Callable[[list[int]], str]:
+    """``tokenizer.decode`` keeping special tokens; the Rust decoder directly when that is all it does."""
+    from functools import partial
+
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    if (
+        isinstance(tokenizer, TokenizersBackend)
+        and type(tokenizer)._decode is TokenizersBackend._decode
+        and not tokenizer.clean_up_tokenization_spaces
+    ):
+        return partial(tokenizer.backend_tokenizer.decode, skip_special_tokens=False)
+    return partial(tokenizer.decode, skip_special_tokens=False)
 
 
 class _StopStrings:
@@ -491,13 +515,22 @@ class _StopRules:
 
     def __init__(self, rows: Sequence[_Choice]) -> None:
         self.rows = rows
+        self.finished = (
+            -1
+        )  # rows finished at the last step; the answer tensor is rebuilt only when it changes
+        self.answer: Any = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
-        import torch
+        finished = 0
+        for row, token in zip(self.rows, input_ids[:, -1].tolist(), strict=True):
+            finished += row.step(token)
+        if finished != self.finished:  # generate only reads the answer, so reusing it is safe
+            import torch
 
-        tokens = input_ids[:, -1].tolist()
-        done = [row.step(token) for row, token in zip(self.rows, tokens, strict=True)]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+            self.finished = finished
+            done = [row.done for row in self.rows]
+            self.answer = torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return self.answer
 
 
 # -- loading -----------------------------------------------------------------------------------------------------
