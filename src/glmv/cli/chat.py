@@ -345,6 +345,8 @@ class Chat:
         finally:
             if live is not None:
                 live.stop()
+                if not self.console.is_terminal:  # Live ends a piped render without its newline
+                    self.console.print()
             else:
                 self.console.print()
 
