@@ -7,6 +7,7 @@ server: request mapping, response and streaming shapes, ids, usage, n, thinking 
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import openai
@@ -259,7 +260,9 @@ def test_tool_choice_none_hides_tools(client, engine):
 
 
 def test_models_health_and_metrics(client, server, engine):
-    assert [m.id for m in client.models.list()] == ["glm-test"]
+    models = client.models.list().data
+    assert [m.id for m in models] == ["glm-test"]
+    assert abs(models[0].created - time.time()) < 3600, "created is the server's start time"
     assert httpx.get(f"{server.root_url}/health").json() == {"status": "ok"}
     engine.enqueue("Counted.")
     client.chat.completions.create(model="glm-test", messages=[{"role": "user", "content": "x"}])

@@ -138,6 +138,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     """An OpenAI-compatible app serving ``engine`` as ``settings.model_name``."""
     settings = settings or ServerSettings()
     server = _Server(engine, settings)
+    started = int(time.time())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -183,7 +184,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         return {
             "object": "list",
             "data": [
-                {"id": settings.model_name, "object": "model", "created": 0, "owned_by": "glmv"},
+                {"id": settings.model_name, "object": "model", "created": started, "owned_by": "glmv"},
             ],
         }
 
