@@ -47,7 +47,7 @@ class Family:
 
     Token ids are never stored here: only token *strings*; ids come from the tokenizer of the loaded model.
     ``vocabulary`` names the tokenizer generation: ``glm4`` (GLM-4-0414, with ``<answer>`` tokens) or ``glm45``
-    (GLM-4.5, without them).
+    (GLM-4.5, without them). ``parameters_b`` is the total parameter count in billions (vision tower included).
     """
 
     name: str
@@ -65,6 +65,7 @@ class Family:
     video_sampler: Literal["glm4v", "glm46v"]
     context_length: int
     vocabulary: Literal["glm4", "glm45"]
+    parameters_b: float
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     tool_call_shape: Literal["glm45", "glm47"] = "glm45"
 
@@ -120,6 +121,7 @@ FAMILIES: dict[str, Family] = {
             video_sampler="glm4v",
             context_length=65536,
             vocabulary="glm4",
+            parameters_b=10.3,
         ),
         Family(
             name="glm-4.1v-base",
@@ -137,6 +139,7 @@ FAMILIES: dict[str, Family] = {
             video_sampler="glm4v",
             context_length=65536,
             vocabulary="glm4",
+            parameters_b=10.3,
         ),
         Family(
             name="glm-4.5v",
@@ -154,6 +157,7 @@ FAMILIES: dict[str, Family] = {
             video_sampler="glm4v",
             context_length=65536,
             vocabulary="glm45",
+            parameters_b=108.0,
         ),
         Family(
             name="glm-4.6v",
@@ -171,6 +175,7 @@ FAMILIES: dict[str, Family] = {
             video_sampler="glm46v",
             context_length=131072,
             vocabulary="glm45",
+            parameters_b=108.0,
         ),
         Family(
             name="glm-4.6v-flash",
@@ -188,6 +193,7 @@ FAMILIES: dict[str, Family] = {
             video_sampler="glm46v",
             context_length=131072,
             vocabulary="glm45",
+            parameters_b=10.3,
         ),
     )
 }

@@ -43,14 +43,6 @@ __all__ = [
     "weight_bytes",
 ]
 
-# Parameters (billions) per family, for the weight size of a hub id that is not downloaded yet (bf16, 2 bytes each).
-_PARAMETERS_B = {
-    "glm-4.1v-thinking": 10.3,
-    "glm-4.1v-base": 10.3,
-    "glm-4.5v": 108.0,
-    "glm-4.6v": 108.0,
-    "glm-4.6v-flash": 10.3,
-}
 _HEADROOM = 1.25  # weights plus room for the KV cache, activations and the vision encoder
 
 
@@ -101,7 +93,7 @@ def weight_bytes(model: str, family: Family) -> int:
         total = sum(path.stat().st_size for path in folder.glob("*.safetensors"))
         if total:
             return total
-    return int(_PARAMETERS_B[family.name] * 1e9 * 2)
+    return int(family.parameters_b * 1e9 * 2)  # bf16: 2 bytes per parameter
 
 
 def tensor_parallel_size(weights: int, gpus: GpuInfo) -> int:
