@@ -28,6 +28,7 @@ from glmv.families import Family, get_family
 __all__ = [
     "MediaRef",
     "apply_history_policy",
+    "data_uri",
     "image_part",
     "media_in_order",
     "normalize_content",
@@ -60,14 +61,15 @@ def text_part(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
-def _data_uri(data: bytes, mime: str) -> str:
+def data_uri(data: bytes, mime: str) -> str:
+    """``data`` as a base64 ``data:`` URI of type ``mime``."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _png_data_uri(image: Any) -> str:
+def _pngdata_uri(image: Any) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return _data_uri(buffer.getvalue(), "image/png")
+    return data_uri(buffer.getvalue(), "image/png")
 
 
 def image_part(source: Any) -> dict[str, Any]:
@@ -75,9 +77,9 @@ def image_part(source: Any) -> dict[str, Any]:
     if isinstance(source, Path):
         source = str(source)
     if isinstance(source, bytes):
-        source = _data_uri(source, "application/octet-stream")
+        source = data_uri(source, "application/octet-stream")
     elif not isinstance(source, str):
-        source = _png_data_uri(source)
+        source = _pngdata_uri(source)
     return {"type": "image_url", "image_url": {"url": source}}
 
 
@@ -86,7 +88,7 @@ def video_part(source: Any) -> dict[str, Any]:
     if isinstance(source, Path):
         source = str(source)
     if isinstance(source, bytes):
-        source = _data_uri(source, "video/mp4")
+        source = data_uri(source, "video/mp4")
     return {"type": "video_url", "video_url": {"url": source}}
 
 

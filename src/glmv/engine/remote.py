@@ -26,7 +26,6 @@ stopped on length while still thinking, continue the same assistant message afte
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from urllib.parse import unquote, urlparse
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import EngineBusyError, EngineError, FamilyError, OutputError, RequestError
 from glmv.families import Family, detect_family, get_family
+from glmv.messages import data_uri, image_part
 from glmv.output.reply import Reply, Usage
 from glmv.settings import DEFAULT_MAX_TOKENS
 
@@ -46,10 +46,6 @@ __all__ = ["Flavor", "RemoteEngine"]
 Flavor = Literal["auto", "vllm", "sglang", "zai", "glmv"]
 _FLAVORS = ("vllm", "sglang", "zai", "glmv")
 _HOSTED = ("bigmodel.cn", "z.ai")
-
-
-def _data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _local_path(url: str) -> Path | None:
@@ -68,11 +64,7 @@ def _portable_part(part: Any) -> Any:
     if kind == "image" or kind == "video":
         source = part.get(kind)
         if hasattr(source, "save"):
-            import io
-
-            buffer = io.BytesIO()
-            source.save(buffer, format="PNG")
-            return {"type": "image_url", "image_url": {"url": _data_uri(buffer.getvalue(), "image/png")}}
+            return image_part(source)
         if isinstance(source, (str, Path)):
             part = {"type": f"{kind}_url", f"{kind}_url": {"url": str(source)}}
         else:
@@ -95,7 +87,7 @@ def _portable_part(part: Any) -> Any:
                 ) from exc
             fallback = "image/png" if kind == "image_url" else "video/mp4"
             mime = mimetypes.guess_type(path.name)[0] or fallback
-            return {"type": kind, kind: {"url": _data_uri(data, mime)}}
+            return {"type": kind, kind: {"url": data_uri(data, mime)}}
     return part
 
 

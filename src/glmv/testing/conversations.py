@@ -18,8 +18,6 @@ long reasoning (about 40 tokens) for thinking-budget tests.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,9 +65,9 @@ def taught_image(name: str):
 
 def image_data_uri(name: str) -> str:
     """``taught_image(name)`` as a lossless ``data:image/png;base64,…`` URI."""
-    buffer = io.BytesIO()
-    taught_image(name).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    from glmv.messages import image_part
+
+    return image_part(taught_image(name))["image_url"]["url"]
 
 
 @dataclass(frozen=True)
