@@ -20,10 +20,7 @@ import pytest
 
 from glmv.testing import taught_conversations, taught_image
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"),
-]
+pytestmark = pytest.mark.slow
 
 FAMILY = "glm-4.6v-flash"
 CONVERSATIONS = {c.name: c for c in taught_conversations(FAMILY)}
@@ -34,6 +31,8 @@ class Terminal:
     """A program running in its own tmux server (private socket), 200 columns wide."""
 
     def __init__(self, command: list[str], cwd: Path) -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is not installed: apt-get install tmux (.ci/run installs it)")
         self.socket = f"glmv-test-{uuid.uuid4().hex[:8]}"
         env = " ".join(
             f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k.startswith(("HF_", "TRANSFORMERS_"))

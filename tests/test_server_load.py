@@ -83,3 +83,32 @@ def test_full_queue_answers_429_with_retry_after_then_serves_normally():
         metrics = httpx.get(f"{server.root_url}/metrics").text
         assert 'status="429"' in metrics
         assert "glmv_queue_depth 0.0" in metrics and "glmv_requests_running 0.0" in metrics
+
+
+async def _stalled_and_prompt(url: str) -> tuple[float, dict]:
+    """One client opens a stream and stops reading after the first line; another asks normally meanwhile."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        slow_body = {
+            "model": "glm-test",
+            "messages": [{"role": "user", "content": "a very long answer, please"}],
+            "stream": True,
+        }
+        async with client.stream("POST", url, json=slow_body) as stalled:
+            assert stalled.status_code == 200
+            lines = stalled.aiter_lines()
+            await lines.__anext__()  # the role chunk arrived; now this client stops reading
+            started = time.perf_counter()
+            prompt = await _stream(client, url, 1)
+            return time.perf_counter() - started, prompt
+
+
+def test_a_client_that_stops_reading_does_not_stall_the_others():
+    long_reply = "<think>" + "word " * 3000 + "</think>Done."
+    engine = ScriptedEngine(family="glm-4.6v", default=REPLY, delay=0.001)
+    engine.enqueue(long_reply)
+    with BackgroundServer(engine, ServerSettings(model_name="glm-test", max_concurrency=4)) as server:
+        elapsed, prompt = asyncio.run(_stalled_and_prompt(f"{server.base_url}/chat/completions"))
+    assert prompt["status"] == 200
+    _check_stream(prompt["lines"])
+    # The prompt request streams ~20 tokens at 1 ms each; the stalled one holds ~6,000 tokens it cannot deliver.
+    assert elapsed < 2.0
