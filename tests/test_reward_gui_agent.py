@@ -145,6 +145,32 @@ def test_has_excessive_repetition(text, repetitive):
     assert has_excessive_repetition(text) is repetitive
 
 
+def _reference_repetition(text: str, threshold: float = 0.7) -> bool:
+    """REWARD.md §8.3 written out plainly: every character and every 2/3/4-gram counted, no shortcuts."""
+    if len(text) < 10:
+        return False
+    if max(text.count(char) for char in set(text)) / len(text) > threshold:
+        return True
+    for size in (2, 3, 4):
+        grams = [text[i : i + size] for i in range(len(text) - size + 1)]
+        if grams and max(grams.count(gram) for gram in set(grams)) * size / len(text) > threshold:
+            return True
+    return False
+
+
+# few distinct characters and repeated chunks, so texts near the 70 % line are common
+_REPETITIVE_TEXT = st.one_of(
+    st.text(alphabet="ab c", max_size=40),
+    st.lists(st.sampled_from(["ab", "abc", "abcd", "aaaa", "a", "b", " ", "xy z"]), max_size=20).map("".join),
+    st.text(max_size=30),
+)
+
+
+@given(_REPETITIVE_TEXT)
+def test_has_excessive_repetition_matches_the_plain_definition(text):
+    assert has_excessive_repetition(text) is _reference_repetition(text)
+
+
 @pytest.mark.parametrize(
     ("pred", "gt", "expected"),
     [
@@ -345,6 +371,7 @@ def test_osworld_extract_shapes():
         "type(content='unbalanced)",  # odd number of quotes
         "left_click(start_box='[512,300')",  # unbalanced bracket
         "left_click(start_box='512,300]')",
+        "left_click(start_box=']512,300[')",  # one pair of each, closed before it opens
         "DONE",  # no call
         "type(content='line one\nline two')",  # the action must be one line
         "",
@@ -680,6 +707,21 @@ _AGENT_TEXT = st.lists(
     | st.text(max_size=8),
     max_size=20,
 ).map("".join)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+@given(st.text(alphabet="[]a,", max_size=12))
+def test_osworld_extract_requires_balanced_brackets(arguments):
+    action = osworld_extract(pc_41v(f"left_click({arguments})"))
+    assert (action is not None) is _balanced(arguments)
 
 
 @given(_AGENT_TEXT)

@@ -106,20 +106,26 @@ def lcs_ratio(a: str, b: str) -> float:
 def has_excessive_repetition(text: str, threshold: float = 0.7) -> bool:
     """True for a text of ≥ 10 characters where one character, or one 2/3/4-gram, covers > ``threshold`` of it.
 
-    Coverage of an n-gram is its (overlapping) count × n / length. An n-gram occurs at most as often as the
-    most frequent (n−1)-gram, so counts that provably cannot reach the threshold are skipped.
+    Coverage of an n-gram is its (overlapping) count × n / length. N-gram counts that provably cannot reach
+    the threshold are not built: an n-gram of two or more distinct characters occurs at most as often as the
+    second most frequent character, one of a single repeated character at most (most frequent − n + 1)
+    times, and an n-gram at most as often as the most frequent (n−1)-gram.
     """
     length = len(text)
     if length < 10:
         return False
-    most = max(Counter(text).values())
+    counts = sorted(Counter(text).values(), reverse=True)
+    most = counts[0]
     if most / length > threshold:
         return True
+    second = counts[1] if len(counts) > 1 else 0
+    bound = most  # an upper bound on the count of any n-gram of the current size
     for size in (2, 3, 4):
-        if most * size / length <= threshold:
-            continue  # ``most`` bounds this size's count too: no n-gram of this size can reach the threshold
-        most = max(Counter(zip(*(text[i:] for i in range(size)), strict=False)).values())
-        if most * size / length > threshold:
+        bound = min(bound, max(second, most - size + 1))
+        if bound * size / length <= threshold:
+            continue  # no n-gram of this size can reach the threshold
+        bound = max(Counter(zip(*(text[i:] for i in range(size)), strict=False)).values())
+        if bound * size / length > threshold:
             return True
     return False
 
@@ -316,12 +322,17 @@ def _properly_closed(text: str) -> bool:
     """Unescaped single quotes come in pairs and square brackets balance (the official gate)."""
     if (text.count("'") - text.count("\\'")) % 2:
         return False
+    opens = text.count("[")
+    if opens != text.count("]"):
+        return False
+    if opens <= 1:  # the common cases: no brackets, or one pair that must open before it closes
+        return opens == 0 or text.index("[") < text.index("]")
     depth = 0
     for char in _NOT_BRACKET.sub("", text):
         depth += 1 if char == "[" else -1
         if depth < 0:
             return False
-    return depth == 0
+    return True
 
 
 def _point(pattern: re.Pattern[str], params: str) -> list[int] | None:
