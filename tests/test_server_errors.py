@@ -303,6 +303,31 @@ def test_disconnecting_client_cancels_its_generation():
         assert "glmv_requests_cancelled_total 2.0" in metrics
 
 
+def test_client_leaving_before_the_first_chunk_cancels_its_stream():
+    engine = ScriptedEngine(family="glm-4.6v", default="word " * 20, delay=2.0)
+    with BackgroundServer(engine, ServerSettings(model_name="glm-test")) as running:
+        body = {"model": "glm-test", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        url = f"{running.base_url}/chat/completions"
+        with pytest.raises(httpx.ReadTimeout), httpx.stream("POST", url, json=body, timeout=0.3) as response:
+            response.read()
+        # The server notices at once, long before the engine's first chunk (2 s) would have arrived.
+        deadline = time.monotonic() + 1.0
+        cancelled = ""
+        while "glmv_requests_cancelled_total 1.0" not in cancelled and time.monotonic() < deadline:
+            cancelled = httpx.get(f"{running.root_url}/metrics").text
+            time.sleep(0.05)
+        assert "glmv_requests_cancelled_total 1.0" in cancelled
+        deadline = time.monotonic() + 5
+        while engine.cancelled == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.cancelled == 1 and engine.completed == 0
+        # The slot was given back: the server still answers.
+        engine.enqueue("Still here.")
+        engine.delay = 0.0
+        reply = httpx.post(url, json={**body, "stream": False}, timeout=10)
+        assert reply.json()["choices"][0]["message"]["content"] == "Still here."
+
+
 def test_videos_are_read_under_the_policy_and_handed_over_as_bytes(server, media_dir, engine):
     clip = media_dir / "clip.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)

@@ -201,7 +201,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         if not body.stream:
             return await _complete(request, body, chat, started)
         try:
-            return await _stream(body, chat, started)
+            return await _stream(request, body, chat, started)
         except BaseException:
             server.release()
             raise
@@ -239,12 +239,27 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         _record(server, "200", started, first, total_usage(r.usage for r in replies))
         return JSONResponse(completion_body(replies, settings.model_name))
 
-    async def _stream(body: ChatCompletionRequest, chat: ChatRequest, started: float) -> Response:
-        """Stream the reply; the first chunk is awaited first, so an engine that fails at once gets a status."""
+    async def _stream(
+        request: Request, body: ChatCompletionRequest, chat: ChatRequest, started: float
+    ) -> Response:
+        """Stream the reply; the first chunk is awaited first, so an engine that fails at once gets a status.
+
+        A client that leaves before that first chunk cancels the generation and frees its slot.
+        """
         stream = EngineStream(engine, chat, server.executor)
         iterator = stream.__aiter__()
+        waiting = asyncio.ensure_future(anext(iterator))
+        watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+        await asyncio.wait({waiting, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            stream.cancel()
+            server.metrics.cancelled.inc()
+            server.release()
+            return Response(status_code=499)
+        watcher.cancel()
         try:
-            first_chunk: Chunk | None = await anext(iterator)
+            first_chunk: Chunk | None = waiting.result()
         except StopAsyncIteration:
             first_chunk = None
         builder = ChunkBuilder(settings.model_name, chat.n, body.include_usage)
