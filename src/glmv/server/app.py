@@ -134,6 +134,17 @@ async def _wait_for_disconnect(request: Request) -> None:
             return
 
 
+async def _finished_before_disconnect(request: Request, work: asyncio.Future[Any]) -> bool:
+    """Wait for ``work`` unless the client leaves first; then ``work`` is cancelled and the answer is False."""
+    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if work.done():
+        watcher.cancel()
+        return True
+    work.cancel()
+    return False
+
+
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
     """An OpenAI-compatible app serving ``engine`` as ``settings.model_name``."""
     settings = settings or ServerSettings()
@@ -222,14 +233,10 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 
         try:
             work = asyncio.ensure_future(gather())
-            watcher = asyncio.ensure_future(_wait_for_disconnect(request))
-            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
+            if not await _finished_before_disconnect(request, work):
                 stream.cancel()
-                work.cancel()
                 server.metrics.cancelled.inc()
                 return Response(status_code=499)
-            watcher.cancel()
             work.result()
         finally:
             server.release()
@@ -249,15 +256,11 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         stream = EngineStream(engine, chat, server.executor)
         iterator = stream.__aiter__()
         waiting = asyncio.ensure_future(anext(iterator))
-        watcher = asyncio.ensure_future(_wait_for_disconnect(request))
-        await asyncio.wait({waiting, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():
-            waiting.cancel()
+        if not await _finished_before_disconnect(request, waiting):
             stream.cancel()
             server.metrics.cancelled.inc()
             server.release()
             return Response(status_code=499)
-        watcher.cancel()
         try:
             first_chunk: Chunk | None = waiting.result()
         except StopAsyncIteration:
