@@ -38,6 +38,21 @@ TOOLS = [
     {
         "type": "function",
         "function": {
+            "name": "show",
+            "parameters": {
+                "type": "object",
+                "properties": {"note": {"$ref": "#/$defs/Note"}, "kind": {"type": "string"}},
+                "oneOf": [
+                    {"properties": {"kind": {"const": "text"}, "value": {"type": "string"}}},
+                    {"properties": {"kind": {"const": "count"}, "value": {"type": ["integer", "null"]}}},
+                ],
+                "$defs": {"Note": {"enum": ["7", 8, None]}},
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
             "name": "run_in_terminal",
             "parameters": {
                 "type": "object",
@@ -103,18 +118,40 @@ def box(draw) -> str:
 @st.composite
 def tool_call(draw) -> str:
     name = draw(
-        st.sampled_from(["get_weather", "now", "run_in_terminal", "undeclared", "", "bad name", "x<y"])
+        st.sampled_from(
+            ["get_weather", "now", "run_in_terminal", "show", "undeclared", "", "bad name", "x<y"]
+        )
     )
     after_name = draw(st.sampled_from(["\n", "", "\\n", " \n"]))
     pairs = []
     for _ in range(draw(st.integers(0, 3))):
-        key = draw(st.sampled_from(["city", "days", "units", "when", "command", "timeout", "extra", "city"]))
+        key = draw(
+            st.sampled_from(
+                [
+                    "city",
+                    "days",
+                    "units",
+                    "when",
+                    "command",
+                    "timeout",
+                    "extra",
+                    "city",
+                    "kind",
+                    "value",
+                    "note",
+                ]
+            )
+        )
         value = draw(
             st.one_of(
                 words,
                 st.sampled_from(
                     [
                         "Paris",
+                        "text",
+                        "count",
+                        "7",
+                        '"8"',
                         "  two words \n",
                         "3",
                         "[1, 2]",
@@ -277,12 +314,19 @@ def test_content_streams_before_the_end_when_the_family_is_known():
     assert unknown.close().content == "Paris is the capital."
 
 
-def test_string_arguments_stream_as_they_arrive():
-    """vllm #32829: long string arguments must not wait for </tool_call>."""
+def test_a_call_waits_for_its_end_tag_so_a_cut_off_call_never_streams():
+    """Issue 8 (replacing the vllm #32829 early streaming of string arguments): a call may still be cut off by
+    ``max_tokens``, and then it is content, so nothing of it is a tool-call delta before ``</tool_call>``."""
     parser = StreamParser(family="glm-4.6v", tools=TOOLS)
     parser.feed("<tool_call>run_in_terminal\n<arg_key>command</arg_key>\n<arg_value>echo ")
-    fragments = parser.feed("hello world").tool_calls
-    assert [f.arguments for f in fragments] == ["hello world"]
+    assert parser.feed("hello world").tool_calls == ()
+    fragments = parser.feed("</arg_value></tool_call>").tool_calls
+    assert [f.arguments for f in fragments] == ["", '{"command": "echo hello world"}']
+    cut = StreamParser(family="glm-4.6v", tools=TOOLS)
+    text = "<tool_call>run_in_terminal\n<arg_key>command</arg_key>\n<arg_value>echo hello"
+    deltas = [cut.feed(text), cut.close()]
+    assert [d.tool_calls for d in deltas] == [(), ()]
+    assert "".join(d.content for d in deltas) == text == cut.reply.content
 
 
 def test_feed_after_close_is_an_error():

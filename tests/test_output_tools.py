@@ -180,14 +180,6 @@ CASES = [
         [("search", {"limit": None, "query": "a"})],
     ),
     (
-        "cut off inside a value: the call keeps what arrived",
-        "<tool_call>run_in_terminal\n<arg_key>command</arg_key>\n<arg_value>ls -",
-        TOOLS,
-        "",
-        [("run_in_terminal", {"command": "ls -"})],
-    ),
-    ("cut off inside the name: the call is dropped", "Sure.<tool_call>get_wea", TOOLS, "Sure.", []),
-    (
         "literal text that is not a number stays raw for a number property",
         "<tool_call>run_in_terminal<arg_key>command</arg_key><arg_value>ls</arg_value><arg_key>timeout</arg_key>"
         "<arg_value>soon</arg_value></tool_call>",
@@ -260,7 +252,10 @@ def test_tool_call_arguments_json_is_the_openai_string():
     ("raw", "types", "value"),
     [
         (" spaced ", {"string"}, " spaced "),
-        ("null", {"string", "null"}, "null"),
+        ("null", {"string", "null"}, None),
+        ("null", {"string"}, "null"),
+        ("null", {"null"}, None),
+        ('"12"', {"integer"}, 12),
         ("3", {"integer"}, 3),
         ("3.5", {"number"}, 3.5),
         ("True", {"boolean"}, True),
@@ -281,13 +276,18 @@ def test_type_value(raw, types, value):
     assert type_value(raw, types) == value
 
 
-def test_schema_types_resolution():
+def test_declared_tools_type_arguments_and_restrict_names():
     schemas = ToolSchemas(TOOLS)
-    assert schemas.types("search", "limit") == {"integer", "null"}
-    assert schemas.types("search", "filters") == {"object", "array"}
-    assert schemas.types("search", "mode") == {"string"}
-    assert schemas.types("search", "missing") == set()
-    assert schemas.streams_raw("edit_file", "text")
+    raw = {"limit": "null", "filters": "[1]", "mode": "fast", "query": "42", "missing": "7", "exact": None}
+    assert schemas.type_arguments("search", raw) == {
+        "limit": None,
+        "filters": [1],
+        "mode": "fast",
+        "query": "42",
+        "missing": 7,
+        "exact": None,
+    }
     assert not schemas.accepts("unknown")
     assert ToolSchemas(None).accepts("anything_valid")
+    assert ToolSchemas(None).type_arguments("anything_valid", {"n": "3", "s": "hi"}) == {"n": 3, "s": "hi"}
     assert not ToolSchemas(None).accepts("")

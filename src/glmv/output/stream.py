@@ -28,15 +28,19 @@ Rules (every tag is accepted whatever the family; ``family`` only sets the defau
 - **Tool calls**: ``<tool_call>NAME`` then an optional newline (real or a literal ``\\n``) then
   ``<arg_key>K</arg_key><arg_value>V</arg_value>`` pairs (any whitespace between) then ``</tool_call>``
   (glm45 and glm47 shapes, zero-argument calls). Inside ``<arg_value>`` only ``</arg_value>`` ends the value,
-  so a literal ``</tool_call>`` there is text. A call whose name is empty, invalid or (when ``tools`` are
-  given) undeclared is skipped entirely; a call cut off before its name ended is dropped; a call cut off
-  later keeps the arguments that arrived. A repeated key keeps its first value; a key with no value is
-  ``None``. Ids are ``call_0``, ``call_1``, … in order (servers replace them with their own).
+  so a literal ``</tool_call>`` there is text. A call ends at ``</tool_call>`` (or at the next
+  ``<tool_call>``); only then are its values typed by the tool's schema (:mod:`glmv.output.tools`: every
+  argument of the call is known, so a discriminator written after a value still types it) and only then is
+  it emitted: one fragment with its id and name, one with the whole arguments JSON. A call whose name is
+  empty, invalid or (when ``tools`` are given) undeclared is skipped entirely. **A call that never ends**
+  (the text stops inside it: cut by ``max_tokens``) is no tool call: its text, tags included, stays in
+  ``content`` verbatim, as vLLM and SGLang return it; nothing of it was streamed as a tool-call fragment.
+  A repeated key keeps its first value; a key with no value is ``None``. Ids are ``call_0``, ``call_1``, …
+  in order (servers replace them with their own).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -46,7 +50,7 @@ from glmv.families import Family, get_family
 from glmv.output.boxes import BOX_BEGIN, BOX_END, find_bare_boxes, parse_coordinates
 from glmv.output.html import HtmlFence
 from glmv.output.reply import Box, Delta, Point, Reply, ToolCall, ToolCallDelta
-from glmv.output.tools import ToolSchemas, type_value
+from glmv.output.tools import ToolSchemas
 
 __all__ = ["Start", "StreamParser"]
 
@@ -125,21 +129,17 @@ class _Channel:
 
 
 class _Call:
-    """The tool call being read."""
+    """The tool call being read: its text so far, name, and each key's raw value text."""
 
     def __init__(self) -> None:
+        self.text_parts: list[str] = [TOOL]  # everything since <tool_call>, for content if it never ends
         self.name_parts: list[str] = []
         self.name = ""
-        self.index = -1  # -1: skipped (invalid or undeclared name)
-        self.arguments: dict[str, Any] = {}
+        self.kept = False  # a valid (and, with tools, declared) name
+        self.values: dict[str, str | None] = {}
         self.key_parts: list[str] = []
         self.key: str | None = None  # the key whose value comes next; None: skip that value
         self.value_parts: list[str] = []
-        self.raw_value = False  # the value streams as raw string text
-
-    @property
-    def kept(self) -> bool:
-        return self.index >= 0
 
 
 class StreamParser:
@@ -147,7 +147,8 @@ class StreamParser:
 
     ``feed(delta)`` returns the new reasoning/content text and tool-call fragments (OpenAI streaming shape:
     the first fragment of call ``index`` carries ``id`` and ``name`` with ``arguments=""``, later ones carry
-    argument text; joined they equal :meth:`ToolCall.arguments_json`). ``close()`` flushes what was held
+    argument text; joined they equal :meth:`ToolCall.arguments_json`; both come when the call ends, so a call
+    cut off by the end of the text is never half-streamed). ``close()`` flushes what was held
     back. See the module docstring for the rules. ``.reply`` is rebuilt on access after a feed (O(length)),
     so read it at the end rather than after every delta.
     """
@@ -186,7 +187,7 @@ class StreamParser:
         self._call: _Call | None = None
         self._out_reasoning: list[str] = []
         self._out_content: list[str] = []
-        self._out_tools: list[tuple[int, str | None, list[str]]] = []
+        self._out_tools: list[ToolCallDelta] = []
         self._closed = False
         self._reply: Reply | None = None
 
@@ -213,10 +214,8 @@ class StreamParser:
         if self._state == _UNDECIDED:
             self._state = _CONTENT
             self._scan("".join(self._held), final=True)
-        elif self._state == _NAME:
-            self._call = None
-        elif self._state in (_BETWEEN, _KEY, _AFTER_KEY, _VALUE):
-            self._end_call()
+        elif self._call is not None:
+            self._cut_call()
         self._emit_reasoning(self._reasoning.close())
         self._emit_content(self._content.close())
         if self._bare_boxes and not self._box_seen and not self._boxes:
@@ -274,25 +273,28 @@ class StreamParser:
             self._emit_reasoning(self._reasoning.push(text))
         elif state == _UNDECIDED:
             self._held.append(text)
-        elif state == _VALUE:
+        else:
             call = self._call
-            call.value_parts.append(text)
-            if call.raw_value:
-                self._emit_arguments(json.dumps(text, ensure_ascii=False)[1:-1])
-        elif state == _NAME:
-            self._call.name_parts.append(text)
-        elif state == _KEY:
-            self._call.key_parts.append(text)
-        # _BETWEEN, _AFTER_KEY: whitespace (or junk) between tags is dropped
+            call.text_parts.append(text)
+            if state == _VALUE:
+                call.value_parts.append(text)
+            elif state == _NAME:
+                call.name_parts.append(text)
+            elif state == _KEY:
+                call.key_parts.append(text)
+            # _BETWEEN, _AFTER_KEY: whitespace (or junk) between tags is dropped
 
     def _tag(self, tag: str) -> None:
         state = self._state
         if state in (_UNDECIDED, _REASONING, _CONTENT):
             self._text_tag(state, tag)
-        elif tag == TOOL:
+            return
+        if tag == TOOL:
             self._end_call()
             self._begin_call()
-        elif state == _NAME:
+            return
+        self._call.text_parts.append(tag)
+        if state == _NAME:
             self._name_tag(tag)
         elif state == _KEY:
             self._end_key()
@@ -373,9 +375,7 @@ class StreamParser:
             call.name_parts = []
             return
         call.name = name
-        if self._schemas.accepts(name):
-            call.index = len(self._calls)
-            self._out_tools.append((call.index, name, []))
+        call.kept = self._schemas.accepts(name)
         if tag == TOOL_END:
             self._end_call()
         else:
@@ -385,49 +385,45 @@ class StreamParser:
         call = self._call
         key = "".join(call.key_parts).strip()
         call.key_parts = []
-        call.key = None if key in call.arguments else key
+        call.key = None if key in call.values else key
         self._state = _AFTER_KEY
-        if call.key is None or not call.kept:
-            return
-        call.arguments[key] = None
-        prefix = "{" if len(call.arguments) == 1 else ", "
-        self._emit_arguments(prefix + json.dumps(key, ensure_ascii=False) + ": ")
+        if call.key is not None:
+            call.values[key] = None
 
     def _begin_value(self) -> None:
-        call = self._call
-        call.value_parts = []
-        call.raw_value = call.kept and call.key is not None and self._schemas.streams_raw(call.name, call.key)
-        if call.raw_value:
-            self._emit_arguments('"')
+        self._call.value_parts = []
 
     def _end_value(self) -> None:
         """Finish the value of the current key (None when no ``<arg_value>`` came)."""
         call = self._call
-        if call.key is None:
-            return
-        if self._state == _AFTER_KEY:
-            value = None
-        elif call.raw_value:
-            value = "".join(call.value_parts)
-        else:
-            value = type_value("".join(call.value_parts), self._schemas.types(call.name, call.key))
-        call.arguments[call.key] = value
-        if call.kept:
-            self._emit_arguments('"' if call.raw_value else json.dumps(value, ensure_ascii=False))
+        if call.key is not None and self._state != _AFTER_KEY:
+            call.values[call.key] = "".join(call.value_parts)
         call.key = None
-        call.raw_value = False
 
     def _end_call(self) -> None:
+        """The call is complete: type its values and emit it whole (a skipped call leaves nothing)."""
         call = self._call
-        if self._state == _KEY:
-            call.key_parts = []
-        elif self._state in (_AFTER_KEY, _VALUE):
+        if self._state in (_AFTER_KEY, _VALUE):
             self._end_value()
         if call.kept:
-            self._emit_arguments("}" if call.arguments else "{}")
-            self._calls.append(ToolCall(id=_call_id(call.index), name=call.name, arguments=call.arguments))
+            index = len(self._calls)
+            done = ToolCall(
+                id=_call_id(index),
+                name=call.name,
+                arguments=self._schemas.type_arguments(call.name, call.values),
+            )
+            self._calls.append(done)
+            self._out_tools.append(ToolCallDelta(index=index, id=done.id, name=done.name))
+            self._out_tools.append(ToolCallDelta(index=index, arguments=done.arguments_json()))
         self._call = None
         self._state = _CONTENT
+
+    def _cut_call(self) -> None:
+        """The text ended inside a call: it is no call, its text goes to content as written."""
+        text = "".join(self._call.text_parts)
+        self._call = None
+        self._state = _CONTENT
+        self._emit_content(self._content.push(text))
 
     # -- output -------------------------------------------------------------------------------------------
 
@@ -439,26 +435,13 @@ class StreamParser:
         if text:
             self._out_content.append(text)
 
-    def _emit_arguments(self, text: str) -> None:
-        """Queue argument text of the current call; consecutive pieces of one call make one fragment."""
-        index = self._call.index
-        if self._out_tools and self._out_tools[-1][0] == index and self._out_tools[-1][1] is None:
-            self._out_tools[-1][2].append(text)
-        else:
-            self._out_tools.append((index, None, [text]))
-
     def _take(self) -> Delta:
         if not (self._out_reasoning or self._out_content or self._out_tools):
             return _NO_DELTA
         delta = Delta(
             reasoning="".join(self._out_reasoning),
             content="".join(self._out_content),
-            tool_calls=tuple(
-                ToolCallDelta(index=index, id=_call_id(index), name=name)
-                if name is not None
-                else ToolCallDelta(index=index, arguments="".join(parts))
-                for index, name, parts in self._out_tools
-            ),
+            tool_calls=tuple(self._out_tools),
         )
         self._out_reasoning, self._out_content, self._out_tools = [], [], []
         return delta
