@@ -6,7 +6,14 @@ import pytest
 from PIL import Image
 
 from glmv.output import Box, Point, draw_boxes, parse_reply
-from glmv.output.boxes import extract_boxed, extract_latex_boxed, find_bare_boxes, parse_coordinates
+from glmv.output.boxes import (
+    count_box_markers,
+    extract_boxed,
+    extract_latex_boxed,
+    find_bare_boxes,
+    has_latex_boxed,
+    parse_coordinates,
+)
 
 BOXED = [
     ("REWARD §2 ground truth", "<think>…</think><answer><|begin_of_box|>42<|end_of_box|></answer>", ["42"]),
@@ -85,3 +92,29 @@ def test_draw_boxes_converts_other_modes_and_uses_box_labels():
     drawn = draw_boxes(image, [Box(0, 0, 1000, 1000, label="all")])
     assert drawn.mode == "RGB"
     assert drawn.getpixel((0, 25)) != (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("<|begin_of_box|>42<|end_of_box|>", (1, 1)),
+        ("<|BEGIN_OF_BOX|>7<|End_Of_Box|> or <|begin_of_box|>8<|end_of_box|>", (2, 2)),
+        ("<|begin_of_box|>cut off", (1, 0)),
+        ("no box", (0, 0)),
+    ],
+)
+def test_count_box_markers_ignores_case(text, counts):
+    assert count_box_markers(text) == counts
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (r"so \boxed{42}", True),
+        (r"\BOXED{42}", True),
+        (r"\boxed 42", False),
+        ("<|begin_of_box|>42<|end_of_box|>", False),
+    ],
+)
+def test_has_latex_boxed(text, found):
+    assert has_latex_boxed(text) is found

@@ -6,7 +6,8 @@ are thousandths of the original image (0–1000), written in any bracket style: 
 point. Detection JSON (``[{"label": "cat", "bbox_2d": [...]}]``, ``"point_2d"``) gives labelled boxes/points.
 
 :func:`extract_boxed` and :func:`extract_latex_boxed` are the answer extractors the reward system uses
-(outermost spans, stack / brace matched, as the official reward system does).
+(outermost spans, stack / brace matched, as the official reward system does); :func:`count_box_markers` and
+:func:`has_latex_boxed` are the box questions of its format gate.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from glmv.output.reply import Box, Point
 __all__ = [
     "BOX_BEGIN",
     "BOX_END",
+    "LATEX_BOXED",
+    "count_box_markers",
     "extract_boxed",
     "extract_latex_boxed",
     "find_bare_boxes",
+    "has_latex_boxed",
     "parse_coordinates",
     "strip_box_markers",
 ]
 
 BOX_BEGIN = "<|begin_of_box|>"
 BOX_END = "<|end_of_box|>"
+LATEX_BOXED = "\\boxed{"
 
 _MARKER = re.compile(re.escape(BOX_BEGIN) + "|" + re.escape(BOX_END))
 _NUM = r"(\d+(?:\.\d+)?)"
@@ -42,6 +47,18 @@ _LIMIT = 1000
 def strip_box_markers(text: str) -> str:
     """``text`` without ``<|begin_of_box|>`` / ``<|end_of_box|>`` (their inner text kept)."""
     return _MARKER.sub("", text)
+
+
+def count_box_markers(text: str) -> tuple[int, int]:
+    """How many ``<|begin_of_box|>`` and ``<|end_of_box|>`` markers ``text`` holds, in any case (the official
+    format gate allows one of each in an answer)."""
+    low = text.lower()
+    return low.count(BOX_BEGIN), low.count(BOX_END)
+
+
+def has_latex_boxed(text: str) -> bool:
+    """Whether ``text`` opens a LaTeX ``\\boxed{`` (any case), which the official format gate refuses."""
+    return LATEX_BOXED in text.lower()
 
 
 def extract_boxed(text: str) -> list[str]:
@@ -72,7 +89,7 @@ def extract_latex_boxed(text: str) -> list[str]:
     ``\\boxed{\\boxed{x}}`` gives ``["\\boxed{x}"]`` (the inner text of the outermost).
     """
     found: list[str] = []
-    tag = "\\boxed{"
+    tag = LATEX_BOXED
     pos = text.find(tag)
     while pos != -1:
         start = pos + len(tag)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from glmv.errors import ConfigError
+from glmv.output.boxes import extract_boxed, extract_latex_boxed, strip_box_markers
 from glmv.reward.format import answer_part
 
 __all__ = ["answer_regex", "boxed_answer", "extract_boxed_answer"]
@@ -28,8 +29,6 @@ def answer_regex(pattern: str, *, where: str) -> re.Pattern[str]:
 
 def boxed_answer(part: str, *, strict: bool = True) -> str | None:
     """The single boxed answer inside ``part`` (see the module docstring), or None."""
-    from glmv.output.boxes import extract_boxed, extract_latex_boxed, strip_box_markers
-
     boxes = extract_latex_boxed(part) or extract_boxed(part)
     if len(boxes) == 1:
         return boxes[0].strip()

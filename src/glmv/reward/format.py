@@ -10,13 +10,15 @@ no ``<answer>`` tags: ``<think>…</think><|begin_of_box|>…<|end_of_box|>``. :
 
 Whatever the form, the answer part may hold at most one ``<|begin_of_box|>`` and one ``<|end_of_box|>``, no
 LaTeX ``\\boxed{`` and no nested think / answer tags. This module validates the outer tags only; the boxes
-inside are found by :mod:`glmv.output.boxes`.
+inside are found by :mod:`glmv.output.boxes`, the tags by :mod:`glmv.output.tags`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Literal
+
+from glmv.output.boxes import count_box_markers, has_latex_boxed
+from glmv.output.tags import has_tag, strip_answer_tags, think_split, unwrap_answer
 
 __all__ = [
     "ANSWER_FORMATS",
@@ -28,46 +30,6 @@ __all__ = [
 
 AnswerFormat = Literal["auto", "answer_tags", "plain"]
 ANSWER_FORMATS: tuple[str, ...] = ("auto", "answer_tags", "plain")
-
-_BOX_OPEN = "<|begin_of_box|>"
-_BOX_CLOSE = "<|end_of_box|>"
-_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
-_ANSWER_TAGS = ("<answer>", "</answer>")
-# The official P2 pattern ``^<think>(.*?)</think>(.*)$`` (DOTALL, IGNORECASE): the reply opens with a think
-# block, the reasoning runs to the first ``</think>`` and the rest is the answer side. It is applied as two
-# searches, which give the same split without the lazy scan (~50x slower on long reasoning).
-_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
-
-
-_TAG_PATTERNS = {
-    _TAGS: re.compile(r"</?(?:think|answer)>", re.IGNORECASE),
-    _ANSWER_TAGS: re.compile(r"</?answer>", re.IGNORECASE),
-    ("<think>", "</think>"): re.compile(r"</?think>", re.IGNORECASE),
-}
-
-
-def _has_any(text: str, tags: tuple[str, ...]) -> bool:
-    return _TAG_PATTERNS[tags].search(text) is not None
-
-
-def think_split(text: str) -> tuple[str, str] | None:
-    """``(reasoning, rest)`` of a reply that opens with ``<think>…</think>``; None otherwise."""
-    if _THINK_OPEN.match(text) is None:
-        return None
-    close = _THINK_CLOSE.search(text, 7)
-    if close is None:
-        return None
-    return text[7 : close.start()], text[close.end() :]
-
-
-def _tagged_answer(rest: str) -> str | None:
-    """The inside of ``<answer>…</answer>`` when ``rest`` is exactly such a block (whitespace around it allowed)."""
-    body = rest.strip()
-    low = body.lower()
-    if low.startswith("<answer>") and low.endswith("</answer>"):
-        return body[len("<answer>") : len(body) - len("</answer>")]
-    return None
 
 
 def answer_part(text: str, *, tags: Literal["strict", "strip"] = "strict") -> str | None:
@@ -82,16 +44,14 @@ def answer_part(text: str, *, tags: Literal["strict", "strip"] = "strict") -> st
     if split is None:
         return None
     think, rest = split
-    if _has_any(think, _TAGS):
+    if has_tag(think):
         return None
     if tags == "strip":
-        if _has_any(rest, ("<think>", "</think>")):
-            return None
-        return _TAG_PATTERNS[_ANSWER_TAGS].sub("", rest)
-    inner = _tagged_answer(rest)
+        return None if has_tag(rest, "think") else strip_answer_tags(rest)
+    inner = unwrap_answer(rest)
     if inner is not None:
-        return None if _has_any(inner, _TAGS) else inner
-    return None if _has_any(rest, _TAGS) else rest
+        return None if has_tag(inner) else inner
+    return None if has_tag(rest) else rest
 
 
 def check_format(text: str, answer_format: AnswerFormat = "auto") -> str | None:
@@ -100,19 +60,18 @@ def check_format(text: str, answer_format: AnswerFormat = "auto") -> str | None:
     if split is None:
         return "format: the reply must start with <think>…</think>"
     think, rest = split
-    inner = _tagged_answer(rest)
-    if inner is None and _has_any(rest, _ANSWER_TAGS):
+    inner = unwrap_answer(rest)
+    if inner is None and has_tag(rest, "answer"):
         return "format: <answer> tags must wrap the whole answer, once"
     if inner is None and answer_format == "answer_tags":
         return "format: the answer must be wrapped in <answer>…</answer> (answer_format: answer_tags)"
     if inner is not None and answer_format == "plain":
         return "format: <answer> tags are not expected (answer_format: plain)"
     answer = rest if inner is None else inner
-    if _has_any(think, _TAGS) or _has_any(answer, _TAGS):
+    if has_tag(think) or has_tag(answer):
         return "format: nested <think>/<answer> tags"
-    low = answer.lower()
-    if low.count(_BOX_OPEN) > 1 or low.count(_BOX_CLOSE) > 1:
+    if max(count_box_markers(answer)) > 1:
         return "format: more than one <|begin_of_box|>…<|end_of_box|> in the answer"
-    if "\\boxed{" in low:
+    if has_latex_boxed(answer):
         return "format: LaTeX \\boxed{} is not accepted; box the answer with <|begin_of_box|>…<|end_of_box|>"
     return None

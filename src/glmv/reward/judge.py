@@ -1,16 +1,22 @@
-"""The LLM judge: any OpenAI-compatible endpoint, several judges voting, replies parsed the way prompts ask.
+"""The LLM judge: any glmv engine (a local model, ``glmv serve``, any OpenAI-compatible server, a scripted engine
+in tests), several judges voting, replies parsed the way prompts ask.
 
 Three layers, each small:
 
-- :class:`JudgeTransport` — the one seam that talks to a server: ``complete(endpoint, prompt, params) -> str``.
-  :class:`OpenAITransport` uses the official ``openai`` SDK (the official glmv_reward posted to a full
-  ``…/chat/completions`` URL; both that and a ``…/v1`` base URL work). Swap it for anything with that method.
+- :class:`JudgeTransport` — the one seam that talks to a judge: ``complete(endpoint, prompt, params, timeout)
+  -> str``. :class:`EngineTransport`, the default, opens ``glmv.engine.open_engine(endpoint.url)`` once per
+  endpoint and asks it through :func:`glmv.engine.chat`; the official glmv_reward posted to a full
+  ``…/chat/completions`` URL, and both that and a ``…/v1`` base URL work. Swap it for anything with that
+  method.
 - :class:`JudgeClient` — policies around the transport: a concurrency limit, retries with exponential backoff, a
   reply cache and counters (calls, errors, timeouts). A failure raises :class:`JudgeCallError`; it is never
   turned into an empty reply or a negative vote.
 - :class:`LLMJudge` — one verifier's judge: its endpoints, its prompt template (literal braces protected), the
   reply parser and how votes combine (``majority``, ``single`` or ``mean``). Images are never sent: the official
   prompts are text-only.
+
+The verdict is read from the judge's answer, never from its reasoning: an engine's reply gives the reasoning
+apart, and the parsers also drop anything up to a ``</think>`` left in the text.
 """
 
 from __future__ import annotations
@@ -19,24 +25,29 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from glmv.errors import ConfigError
+from glmv.engine import ChatRequest, Engine, chat, open_engine
+from glmv.errors import ConfigError, GlmvError
+from glmv.output.boxes import extract_boxed, extract_latex_boxed
+from glmv.output.tags import strip_reasoning
 from glmv.reward.cache import LruCache
 from glmv.reward.text import placeholders, protect_template
+from glmv.settings import DEFAULT_JUDGE_MODEL
 
 __all__ = [
     "Endpoint",
+    "EngineTransport",
     "JudgeCallError",
     "JudgeClient",
     "JudgeParams",
     "JudgeTransport",
     "JudgeVerdict",
     "LLMJudge",
-    "OpenAITransport",
     "endpoints_from",
     "parse_chemistry",
     "parse_general",
@@ -45,12 +56,11 @@ __all__ = [
     "parse_substring",
 ]
 
-DEFAULT_JUDGE_MODEL = "glm-4-flash"
-
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One judge: where it is, the key and the model name."""
+    """One judge: where it is (a server URL, a hub id or checkpoint folder, ``scripted``), the key and the model
+    name (the name a server serves it under)."""
 
     url: str
     api_key: str
@@ -59,9 +69,12 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class JudgeParams:
+    """Sampling of a judge call; ``enable_thinking=None`` leaves the judge model's own default."""
+
     max_tokens: int = 10
     temperature: float = 0.1
     top_p: float = 1.0
+    enable_thinking: bool | None = None
 
 
 class JudgeCallError(Exception):
@@ -83,48 +96,126 @@ def _base_url(url: str) -> str:
     return url[: -len("/chat/completions")] if url.endswith("/chat/completions") else url
 
 
-class OpenAITransport:
-    """:class:`JudgeTransport` over the ``openai`` SDK (no SDK retries: :class:`JudgeClient` retries)."""
+def _is_url(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
 
-    def __init__(self) -> None:
-        self._clients: dict[tuple[str, str, float], object] = {}
+
+class EngineTransport:
+    """:class:`JudgeTransport` over glmv engines: the default transport.
+
+    Each endpoint's engine is opened once, on first use, with ``open_engine(endpoint.url)`` — a server URL
+    (``…/v1`` or ``…/chat/completions``; ``model`` and ``api_key`` go with it), a hub id or checkpoint folder (a
+    local model), ``scripted`` (tests) or any registered engine — and is shared by every thread. ``engines``
+    maps URLs to engines opened elsewhere (a policy's own engine, a test's scripted one); those are used as
+    they are and left open by :meth:`close`.
+
+    Every call is bounded by its timeout, waiting for an engine that is still opening included: past it the
+    call raises :class:`JudgeCallError` with ``timed_out`` while the engine finishes in the background (a
+    server engine's HTTP requests share the same timeout). Engine errors become :class:`JudgeCallError` too.
+    The reply text is the judge's answer with box markers kept (``keep_box_markers``), its reasoning apart.
+    """
+
+    def __init__(self, engines: Mapping[str, Engine] | None = None, *, workers: int = 64) -> None:
+        self._given = dict(engines or {})
+        self._opened: dict[tuple[str, str, str], Engine] = {}
+        self._opening: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="glmv-judge-engine")
+        self._closed = False
 
-    def _client(self, endpoint: Endpoint, timeout: float):
-        key = (_base_url(endpoint.url), endpoint.api_key, timeout)
+    def engine(self, endpoint: Endpoint, timeout: float = 120.0) -> Engine:
+        """The engine of ``endpoint``: given, already open, or opened now (``timeout`` bounds its HTTP calls)."""
+        given = self._given.get(endpoint.url)
+        if given is not None:
+            return given
+        # A server is one engine per key and model; a local model is loaded once whatever its judges are named.
+        key = (
+            (endpoint.url, endpoint.api_key, endpoint.model)
+            if _is_url(endpoint.url)
+            else (endpoint.url, "", "")
+        )
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                import openai
+            self._check_open()
+            engine = self._opened.get(key)
+            if engine is not None:
+                return engine
+            opening = self._opening.setdefault(key, threading.Lock())
+        with opening:  # one thread opens an endpoint's engine; the others wait for it
+            with self._lock:
+                engine = self._opened.get(key)
+            if engine is None:
+                engine = self._open(endpoint, timeout)
+                with self._lock:
+                    if self._closed:  # closed while it was opening: do not leak it
+                        _close_engine(engine)
+                        self._check_open()
+                    self._opened[key] = engine
+        return engine
 
-                client = openai.OpenAI(
-                    base_url=key[0], api_key=endpoint.api_key or "none", timeout=timeout, max_retries=0
-                )
-                self._clients[key] = client
-            return client
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JudgeCallError("the judge transport is closed; build a new RewardSystem to judge again")
+
+    @staticmethod
+    def _open(endpoint: Endpoint, timeout: float) -> Engine:
+        if _is_url(endpoint.url):
+            return open_engine(
+                _base_url(endpoint.url),
+                model=endpoint.model or None,
+                api_key=endpoint.api_key or None,
+                timeout=timeout,
+            )
+        return open_engine(endpoint.url)
+
+    def _answer(self, endpoint: Endpoint, request: ChatRequest, timeout: float) -> str:
+        reply = chat(self.engine(endpoint, timeout), request)
+        if not reply.content.strip() and reply.finish_reason == "length":
+            raise JudgeCallError(
+                f"judge {endpoint.model} at {endpoint.url} used its max_tokens={request.max_tokens} before it "
+                "answered (it was still reasoning); raise llm_max_tokens or switch the judge's thinking off"
+            )
+        return reply.content
 
     def complete(self, endpoint: Endpoint, prompt: str, params: JudgeParams, timeout: float) -> str:
-        import openai
-
-        client = self._client(endpoint, timeout)
+        where = f"judge {endpoint.model} at {endpoint.url}"
         try:
-            response = client.chat.completions.create(  # type: ignore[attr-defined]
-                model=endpoint.model,
+            request = ChatRequest(
                 messages=[{"role": "user", "content": prompt}],
                 max_tokens=params.max_tokens,
                 temperature=params.temperature,
                 top_p=params.top_p,
-                stream=False,
+                enable_thinking=params.enable_thinking,
+                model=endpoint.model,
+                keep_box_markers=True,
             )
-        except openai.APITimeoutError as exc:
-            raise JudgeCallError(
-                f"judge {endpoint.model} at {endpoint.url} timed out after {timeout:g} s", timed_out=True
-            ) from exc
-        except openai.APIError as exc:
-            raise JudgeCallError(f"judge {endpoint.model} at {endpoint.url} failed: {exc}") from exc
-        if not response.choices:
-            raise JudgeCallError(f"judge {endpoint.model} at {endpoint.url} returned no choices")
-        return response.choices[0].message.content or ""
+            future = self._pool.submit(self._answer, endpoint, request, timeout)
+        except GlmvError as exc:
+            raise JudgeCallError(f"{where}: {exc}") from exc
+        except RuntimeError as exc:  # the pool was shut down by close()
+            raise JudgeCallError(f"{where}: the judge transport is closed") from exc
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise JudgeCallError(f"{where} timed out after {timeout:g} s", timed_out=True) from None
+        except GlmvError as exc:
+            raise JudgeCallError(f"{where} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the engines this transport opened; calls still running finish or fail on their own."""
+        with self._lock:
+            self._closed = True
+            engines = list(self._opened.values())
+            self._opened.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for engine in engines:
+            _close_engine(engine)
+
+
+def _close_engine(engine: Engine) -> None:
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
 
 
 @dataclass
@@ -148,7 +239,7 @@ class JudgeClient:
         concurrency: int = 16,
         cache_size: int = 100_000,
     ) -> None:
-        self.transport = transport or OpenAITransport()
+        self.transport: JudgeTransport = transport or EngineTransport()
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -199,12 +290,11 @@ class JudgeClient:
         return list(self._pool.map(fn, endpoints))
 
     def close(self) -> None:
+        """Stop the client's threads and close its transport (its engines) when the transport has ``close``."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _reply_text(reply: str) -> str:
-    """The reply without a leading reasoning block (thinking judges)."""
-    return reply.rsplit("</think>", 1)[-1].strip()
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()
 
 
 def _as_float(text: str) -> float | None:
@@ -216,7 +306,7 @@ def _as_float(text: str) -> float | None:
 
 def parse_substring(reply: str) -> float | None:
     """Official majority-vote rule: ``1.0`` anywhere → 1; else ``0.0`` anywhere → 0; else the reply as a number."""
-    text = _reply_text(reply)
+    text = strip_reasoning(reply)
     if "1.0" in text:
         return 1.0
     if "0.0" in text:
@@ -226,7 +316,7 @@ def parse_substring(reply: str) -> float | None:
 
 def parse_last(reply: str) -> float | None:
     """Physics / counting rule: whichever of ``1.0`` and ``0.0`` comes last."""
-    text = _reply_text(reply)
+    text = strip_reasoning(reply)
     one, zero = text.rfind("1.0"), text.rfind("0.0")
     if one < 0 and zero < 0:
         return _as_float(text)
@@ -238,16 +328,14 @@ _CHEM_SCORE = re.compile(r"(?<![\d.])(1\.0|0\.0|1|0)(?![\d.])")
 
 def parse_chemistry(reply: str) -> float | None:
     """Chemistry rule: the last of ``1.0``, ``0.0`` or a standalone ``1`` / ``0``."""
-    text = _reply_text(reply)
+    text = strip_reasoning(reply)
     matches = _CHEM_SCORE.findall(text)
     return float(matches[-1]) if matches else _as_float(text)
 
 
 def parse_general(reply: str) -> float | None:
     """General rule, agreeing with its prompt: boxed ``Correct`` / ``Incorrect``, or ``1.0`` / ``0.0``."""
-    from glmv.output.boxes import extract_boxed, extract_latex_boxed
-
-    text = _reply_text(reply)
+    text = strip_reasoning(reply)
     boxed = [b.strip() for b in extract_latex_boxed(text) + extract_boxed(text)]
     if "Correct" in boxed:
         return 1.0
@@ -261,7 +349,7 @@ _SCORE_FIELD = re.compile(r'"score"\s*:\s*([0-9]*\.?[0-9]+)')
 
 def parse_geoquest(reply: str) -> float | None:
     """GeoQuest rule: ``score`` of the first JSON object (partial credit); a bare ``"score": x`` binarised at 0.7."""
-    text = _reply_text(reply)
+    text = strip_reasoning(reply)
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
         try:

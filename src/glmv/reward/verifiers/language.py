@@ -17,6 +17,10 @@ class LanguageMixVerifier(Verifier):
     def extract_answer(self, response: Any, question: str | None = None) -> Any:
         return response
 
+    def ground_truth_is_reply(self, ground_truth: Any) -> bool:
+        """The language-mix check reads the reply alone; its ground truth is ignored, blank included."""
+        return False
+
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
     ) -> Verdict:

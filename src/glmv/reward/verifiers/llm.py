@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from glmv.output.boxes import strip_box_markers
+from glmv.output.tags import strip_answer_tags
 from glmv.reward.config import GeneralConfig, GeoquestConfig, LongDocConfig
 from glmv.reward.extract import answer_regex, boxed_answer
 from glmv.reward.format import answer_part
@@ -20,8 +22,6 @@ from glmv.reward.judge import parse_general, parse_geoquest
 from glmv.reward.verifiers.base import NOT_TEXT, BoxedVerifier, Services, Verdict, Verifier
 
 __all__ = ["DEFAULT_LONG_DOC_TEMPLATE", "GeneralVerifier", "GeoquestVerifier", "LongDocVerifier"]
-
-_ANSWER_TAG = re.compile(r"</?answer>", re.IGNORECASE)
 
 
 def _compile(pattern: str | None, where: str) -> re.Pattern[str] | None:
@@ -63,9 +63,7 @@ class GeneralVerifier(_JudgeBacked):
             return None
         part = _regex_part(self._pattern, response)
         text = response if part is None else part
-        from glmv.output.boxes import strip_box_markers
-
-        return strip_box_markers(_ANSWER_TAG.sub("", text)).strip()
+        return strip_box_markers(strip_answer_tags(text)).strip()
 
     def evaluate(
         self, extracted_answer: Any, ground_truth: Any, question: str | None = None, image_file: Any = None

@@ -6,12 +6,12 @@ to the judge, and OCR's continuous similarity needs no judge at all with the ref
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from glmv.output.tags import has_tag, unwrap_answer
 from glmv.reward.config import ChartConfig, CountingConfig, MmsiConfig, OcrConfig, VqaConfig
 from glmv.reward.extract import answer_regex, boxed_answer
 from glmv.reward.format import answer_part
@@ -28,8 +28,6 @@ __all__ = [
     "VqaVerifier",
     "ocr_similarity",
 ]
-
-_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
 class VqaVerifier(BoxedVerifier):
@@ -123,8 +121,9 @@ class ChartVerifier(Verifier):
         if part is None:
             return None
         # The answer group may carry the 4.1V <answer> wrapper; any other think/answer tag is nesting.
-        part = re.sub(r"^\s*<answer>(.*)</answer>\s*$", r"\1", part, flags=re.DOTALL | re.IGNORECASE)
-        if any(tag in g.lower() for g in (*groups[:1], part) if g for tag in _TAGS):
+        inner = unwrap_answer(part)
+        part = part if inner is None else inner
+        if any(has_tag(g) for g in (*groups[:1], part) if g):
             return None
         return boxed_answer(part, strict=self.config.strict_boxed_extraction)
 
