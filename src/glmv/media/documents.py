@@ -4,11 +4,16 @@
 it keeps the first page, the last page and pages evenly spaced between, and says which in ``Document.note``.
 PPT / PPTX / ODP / DOC / DOCX / ODT go through ``soffice --headless --convert-to pdf`` with a private profile
 folder (parallel conversions do not clash) and a timeout.
+
+Pages are capped wherever documents are loaded: ``policy.max_pages`` per document (60 by default) and, through
+:func:`load_documents`, ``policy.max_request_pages`` shared by all documents of one message or request. Every failure
+(damaged file, failed render, failed conversion) is a :class:`~glmv.errors.MediaError` naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import shutil
@@ -16,7 +21,9 @@ import signal
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +33,20 @@ from glmv.errors import MediaError, MediaTooLargeError, MissingDependencyError
 from glmv.media.images import to_rgb
 from glmv.media.policy import MediaPolicy
 from glmv.media.resize import image_tokens
-from glmv.media.sources import Source, describe_bytes, open_source
+from glmv.media.sources import Source, describe_bytes, describe_error, open_source
 
-__all__ = ["OFFICE_SUFFIXES", "Document", "load_document", "spread_pages"]
+__all__ = [
+    "OFFICE_SUFFIXES",
+    "Document",
+    "DocumentInfo",
+    "load_document",
+    "load_documents",
+    "probe_document",
+    "share_pages",
+    "spread_pages",
+]
+
+DocumentSource = str | Path | bytes | bytearray | Source
 
 DEFAULT_DPI = 180
 _PRESENTATION = {".ppt", ".pptx", ".pps", ".ppsx", ".odp"}
@@ -82,14 +100,12 @@ def _kind(source: Source) -> str:
 
 
 def _zip_kind(source: Source) -> str | None:
-    import io
-
     try:
-        with zipfile.ZipFile(source.path or io.BytesIO(source.data or b"")) as archive:
+        with source.open() as handle, zipfile.ZipFile(handle) as archive:
             names = archive.namelist()
-            if "mimetype" in names:
+            if "mimetype" in names and archive.getinfo("mimetype").file_size <= 256:
                 return _ODF_TYPES.get(archive.read("mimetype").decode("ascii", "replace").strip())
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return None
     return next((suffix for marker, suffix in _ZIP_MARKERS if any(n.startswith(marker) for n in names)), None)
 
@@ -146,15 +162,15 @@ def _convert_to_pdf(source: Source, suffix: str, policy: MediaPolicy, workdir: P
         ) from exc
     produced = outdir / f"{input_path.stem}.pdf"
     if process.returncode != 0 or not produced.exists():
-        detail = output.decode("utf-8", "replace").strip()[-400:]
+        detail = output.decode("utf-8", "replace").strip()[-400:] or "it printed nothing"
         raise MediaError(
-            f"LibreOffice could not convert {source.label!r} to PDF (exit code {process.returncode}). "
-            f"Is the file a valid {suffix} document? {detail}"
+            f"LibreOffice could not convert {source.label!r} to PDF (exit code {process.returncode}): {detail}. "
+            f"Is the file a valid {suffix} document?"
         )
     return produced
 
 
-def _open_pdf(data: bytes | Path, label: str, password: str | None) -> Any:
+def _open_pdf(data: bytes | Path | io.BufferedIOBase, label: str, password: str | None) -> Any:
     import pypdfium2 as pdfium
 
     try:
@@ -168,8 +184,11 @@ def _open_pdf(data: bytes | Path, label: str, password: str | None) -> Any:
                 ) from exc
             raise MediaError(f"The password given for the PDF {label!r} is wrong.") from exc
         raise MediaError(
-            f"Cannot read the PDF {label!r}: it is damaged or not a PDF ({exc}). Send a complete, valid PDF."
+            f"Cannot read the PDF {label!r}: it is damaged or not a PDF ({describe_error(exc)}). "
+            "Send a complete, valid PDF."
         ) from exc
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"Cannot read the PDF {label!r}: {describe_error(exc)}.") from exc
 
 
 def _page_pixels(size: tuple[float, float], dpi: float, max_pixels: int) -> tuple[float, bool]:
@@ -182,23 +201,23 @@ def _page_pixels(size: tuple[float, float], dpi: float, max_pixels: int) -> tupl
 
 
 def _choose(
-    tokens: list[int], limit: int | None, max_tokens: int | None, label: str
+    tokens: Any, total: int, limit: int | None, max_tokens: int | None, label: str, why: str
 ) -> tuple[list[int], str | None]:
-    total = len(tokens)
+    """The pages to keep (``tokens(n)`` gives page ``n``'s image tokens) and the note saying which, if not all."""
     keep = total if limit is None else max(0, min(total, limit))
     while keep > 0:
         chosen = spread_pages(total, keep)
-        if max_tokens is None or sum(tokens[n - 1] for n in chosen) <= max_tokens:
+        if max_tokens is None or sum(tokens(n) for n in chosen) <= max_tokens:
             break
         keep -= 1
     else:
         raise MediaTooLargeError(
-            f"Not even one page of {label!r} fits: the first page needs {tokens[0]} image tokens, over "
+            f"Not even one page of {label!r} fits: the first page needs {tokens(1)} image tokens, over "
             f"max_tokens={max_tokens}. Raise max_tokens or lower dpi."
         )
     if keep == total:
         return chosen, None
-    reasons = [f"max_pages={limit}"] if limit is not None and keep == limit else []
+    reasons = [why] if limit is not None and keep == limit else []
     if max_tokens is not None and (limit is None or keep < limit):
         reasons.append(f"max_tokens={max_tokens}")
     listed = ", ".join(str(n) for n in chosen)
@@ -206,27 +225,39 @@ def _choose(
 
 
 def _render(
-    pdf: Any, label: str, dpi: float, limit: int | None, max_tokens: int | None, policy: MediaPolicy
+    pdf: Any,
+    label: str,
+    dpi: float,
+    limit: int | None,
+    max_tokens: int | None,
+    policy: MediaPolicy,
+    why: str,
 ) -> Document:
     total = len(pdf)
     if total == 0:
         raise MediaError(f"The document {label!r} has no pages.")
-    sizes = [pdf.get_page_size(i) for i in range(total)]
-    plans = [_page_pixels(size, dpi, policy.max_image_pixels) for size in sizes]
-    tokens = [
-        image_tokens(max(1, round(w * scale)), max(1, round(h * scale)))
-        for (w, h), (scale, _) in zip(sizes, plans, strict=True)
-    ]
-    chosen, note = _choose(tokens, limit, max_tokens, label)
+
+    @cache
+    def plan(number: int) -> tuple[float, bool, int]:
+        width, height = pdf.get_page_size(number - 1)
+        scale, lowered = _page_pixels((width, height), dpi, policy.max_image_pixels)
+        return scale, lowered, image_tokens(max(1, round(width * scale)), max(1, round(height * scale)))
+
+    chosen, note = _choose(lambda number: plan(number)[2], total, limit, max_tokens, label, why)
     pages: list[Image.Image] = []
     shrunk: list[int] = []
     for number in chosen:
-        scale, lowered = plans[number - 1]
-        page = pdf[number - 1]
+        scale, lowered, _tokens = plan(number)
+        try:
+            page = pdf[number - 1]
+        except Exception as exc:  # pypdfium2 raises PdfiumError and plain errors from its C layer
+            raise MediaError(f"Page {number} of {label!r} cannot be loaded: {describe_error(exc)}.") from exc
         try:
             pages.append(to_rgb(page.render(scale=scale).to_pil()))
-        except Exception as exc:  # pypdfium2 raises PdfiumError and plain errors from its C layer
-            raise MediaError(f"Page {number} of {label!r} cannot be rendered: {exc}.") from exc
+        except Exception as exc:  # as above
+            raise MediaError(
+                f"Page {number} of {label!r} cannot be rendered: {describe_error(exc)}."
+            ) from exc
         finally:
             page.close()
         if lowered:
@@ -237,8 +268,36 @@ def _render(
     return Document(pages=pages, page_numbers=chosen, total_pages=total, note=note)
 
 
+@contextlib.contextmanager
+def _opened_pdf(opened: Source, policy: MediaPolicy, password: str | None) -> Iterator[Any]:
+    """The document as an open pypdfium2 PDF (an office file converted first), closed on exit."""
+    suffix = _kind(opened)
+    with tempfile.TemporaryDirectory(prefix="glmv-document-") as tmp, contextlib.ExitStack() as stack:
+        pdf_input: bytes | Path | io.BufferedIOBase
+        if suffix != ".pdf":
+            pdf_input = _convert_to_pdf(opened, suffix, policy, Path(tmp))
+        elif opened.path is not None:
+            pdf_input = stack.enter_context(opened.open())  # type: ignore[arg-type]
+        else:
+            pdf_input = opened.data or b""
+        pdf = _open_pdf(pdf_input, opened.label, password)
+        try:
+            yield pdf
+        finally:
+            pdf.close()
+
+
+def _page_limit(max_pages: int | None, policy: MediaPolicy) -> tuple[int | None, str]:
+    """The smaller of the caller's and the policy's page cap, and how to name it in a note."""
+    if max_pages is not None and (policy.max_pages is None or max_pages <= policy.max_pages):
+        return max_pages, f"max_pages={max_pages}"
+    if policy.max_pages is not None:
+        return policy.max_pages, f"max_pages={policy.max_pages}"
+    return None, ""
+
+
 def load_document(
-    source: str | Path | bytes | bytearray,
+    source: DocumentSource,
     dpi: float = DEFAULT_DPI,
     max_pages: int | None = None,
     max_tokens: int | None = None,
@@ -248,24 +307,113 @@ def load_document(
     """The pages of a PDF or office document as RGB images.
 
     ``source`` is a path, a ``file://`` / ``http(s)://`` / ``data:`` URL or the file's bytes. ``max_pages`` (and
-    ``policy.max_pages``, the smaller wins) and ``max_tokens`` (image tokens of all kept pages together) limit the
-    pages kept: the first, the last and evenly spaced ones between. Office files need LibreOffice
-    (:class:`~glmv.errors.MissingDependencyError` names the apt package when it is missing).
+    ``policy.max_pages``, 60 by default; the smaller wins) and ``max_tokens`` (image tokens of all kept pages
+    together) limit the pages kept: the first, the last and evenly spaced ones between, named in ``Document.note``.
+    Office files need LibreOffice (:class:`~glmv.errors.MissingDependencyError` names the apt package when it is
+    missing). Several documents of one message go through :func:`load_documents`, which also applies the request's
+    page budget.
+    """
+    return load_documents(
+        [source], dpi=dpi, max_pages=max_pages, max_tokens=max_tokens, policy=policy, password=password
+    )[0]
+
+
+def share_pages(counts: Sequence[int], budget: int | None) -> list[int]:
+    """How many pages each document keeps when documents of ``counts`` pages share ``budget`` pages.
+
+    Each gets an equal share; what a short document leaves unused goes to the longer ones. Raises
+    :class:`MediaTooLargeError` when there are more documents than pages in the budget.
+    """
+    if budget is None or sum(counts) <= budget:
+        return list(counts)
+    if budget < len(counts):
+        raise MediaTooLargeError(
+            f"{len(counts)} documents cannot share a budget of {budget} pages (max_request_pages): each needs at "
+            "least one. Send fewer documents at once."
+        )
+    shares = [0] * len(counts)
+    left = budget
+    order = sorted(range(len(counts)), key=lambda index: counts[index])
+    for position, index in enumerate(order):
+        shares[index] = min(counts[index], left // (len(counts) - position))
+        left -= shares[index]
+    return shares
+
+
+def load_documents(
+    sources: Sequence[DocumentSource],
+    dpi: float = DEFAULT_DPI,
+    max_pages: int | None = None,
+    max_tokens: int | None = None,
+    policy: MediaPolicy | None = None,
+    password: str | None = None,
+) -> list[Document]:
+    """The pages of several documents sent together (one chat message, one request).
+
+    Each document is capped as by :func:`load_document`; then all of them share ``policy.max_request_pages`` (and
+    ``max_tokens``, split in proportion to the pages each keeps), the note of each saying which pages it kept.
     """
     if dpi <= 0:
         raise MediaError(f"dpi must be positive, got {dpi}.")
     policy = policy or MediaPolicy()
-    limits = [n for n in (max_pages, policy.max_pages) if n is not None]
-    limit = min(limits) if limits else None
+    limit, why = _page_limit(max_pages, policy)
+    opened = [open_source(source, policy, policy.max_document_bytes, "document") for source in sources]
+    with contextlib.ExitStack() as stack:
+        pdfs = [stack.enter_context(_opened_pdf(item, policy, password)) for item in opened]
+        capped = [len(pdf) if limit is None else min(len(pdf), limit) for pdf in pdfs]
+        shares = share_pages(capped, policy.max_request_pages)
+        documents = []
+        for item, pdf, cap, share in zip(opened, pdfs, capped, shares, strict=True):
+            reason = why if share == cap else f"max_request_pages={policy.max_request_pages} shared"
+            tokens = (
+                max_tokens
+                if max_tokens is None or not sum(shares)
+                else max(1, max_tokens * share // sum(shares))
+            )
+            page_limit = share if share < cap or limit is not None else None
+            documents.append(_render(pdf, item.label, dpi, page_limit, tokens, policy, reason))
+        return documents
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a document costs before a page is rendered: ``total_pages``, and the largest rendered page's pixels
+    among a sample of its pages (office files count as ``policy.max_pages`` Letter-size pages: their page count
+    is known only after LibreOffice converts them)."""
+
+    total_pages: int
+    page_pixels: int
+    source: Source
+
+
+_LETTER_POINTS = (612.0, 792.0)
+
+
+def probe_document(
+    source: DocumentSource,
+    policy: MediaPolicy | None = None,
+    dpi: float = DEFAULT_DPI,
+    password: str | None = None,
+) -> DocumentInfo:
+    """Page count and page size of a document from its PDF structure, without rendering (nor converting) a page."""
+    policy = policy or MediaPolicy()
     opened = open_source(source, policy, policy.max_document_bytes, "document")
-    suffix = _kind(opened)
-    with tempfile.TemporaryDirectory(prefix="glmv-document-") as tmp:
-        if suffix == ".pdf":
-            pdf_input: bytes | Path = opened.path if opened.path is not None else (opened.data or b"")
-        else:
-            pdf_input = _convert_to_pdf(opened, suffix, policy, Path(tmp))
-        pdf = _open_pdf(pdf_input, opened.label, password)
-        try:
-            return _render(pdf, opened.label, dpi, limit, max_tokens, policy)
-        finally:
-            pdf.close()
+    if _kind(opened) != ".pdf":
+        scale, _lowered = _page_pixels(_LETTER_POINTS, dpi, policy.max_image_pixels)
+        pixels = round(_LETTER_POINTS[0] * scale) * round(_LETTER_POINTS[1] * scale)
+        return DocumentInfo(total_pages=policy.max_pages or 1, page_pixels=pixels, source=opened)
+    with _opened_pdf(opened, policy, password) as pdf:
+        total = len(pdf)
+        largest = 0
+        for number in spread_pages(total, 200):
+            try:
+                width, height = pdf.get_page_size(number - 1)
+            except Exception as exc:  # pypdfium2 raises PdfiumError and plain errors from its C layer
+                raise MediaError(
+                    f"Page {number} of {opened.label!r} cannot be read: {describe_error(exc)}."
+                ) from exc
+            scale, _lowered = _page_pixels((width, height), dpi, policy.max_image_pixels)
+            largest = max(largest, round(width * scale) * round(height * scale))
+    if total == 0:
+        raise MediaError(f"The document {opened.label!r} has no pages.")
+    return DocumentInfo(total_pages=total, page_pixels=largest, source=opened)

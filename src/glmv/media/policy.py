@@ -1,6 +1,7 @@
 """What glmv may read and how much: :class:`MediaPolicy`.
 
-``MediaPolicy()`` is the library default: any local path, public http(s) URLs only, generous size limits.
+``MediaPolicy()`` is the library default: any local path, public http(s) URLs only, generous size limits (documents
+still capped at 60 pages, the official desktop app's limit, so a 10,000-page PDF never renders whole).
 ``MediaPolicy.strict(allowed_local_dir)`` is what a server hands to untrusted users: no local files unless they lie
 under one folder, public URLs only, tighter limits. Every loader in :mod:`glmv.media` takes a policy.
 """
@@ -36,7 +37,13 @@ class MediaPolicy:
       over it, frames are decoded straight at the size ``smart_resize`` gives for that budget (the default is the
       GLM video processor's own budget, so the processor then leaves their size alone).
     - ``max_document_bytes`` / ``max_pages``: the document file and the pages kept (first, last and evenly between).
-    - ``fetch_timeout``: seconds for one http(s) fetch; ``max_redirects``: redirect hops followed, each re-checked.
+    - ``max_request_pixels`` / ``max_request_frames`` / ``max_request_pages`` / ``max_request_bytes``: budgets for all
+      media of one request together (a chat turn, an HTTP request), measured from headers before anything is decoded
+      by :func:`glmv.media.check_request_media`: pixels held once decoded (images at full size, video frames at the
+      size they are decoded to, document pages as rendered), sampled video frames, document pages, encoded bytes.
+      Images and videos over a budget are refused; documents share the page budget (pages are left out, noted).
+      ``None`` means no budget.
+    - ``fetch_timeout``: seconds one http(s) fetch may take in all (a deadline, redirects included); ``max_redirects``: redirect hops followed, each re-checked.
     - ``convert_timeout``: seconds LibreOffice may take to turn an office file into PDF.
     """
 
@@ -49,7 +56,11 @@ class MediaPolicy:
     max_video_frames: int = 640
     max_video_pixels: int = VIDEO_PIXEL_BUDGET
     max_document_bytes: int = 256 * _MiB
-    max_pages: int | None = None
+    max_pages: int | None = 60
+    max_request_pixels: int | None = 400_000_000
+    max_request_frames: int | None = 2560
+    max_request_pages: int | None = 120
+    max_request_bytes: int | None = 4096 * _MiB
     fetch_timeout: float = 30.0
     max_redirects: int = 5
     convert_timeout: float = 180.0
@@ -71,6 +82,10 @@ class MediaPolicy:
             max_video_frames=640,
             max_document_bytes=50 * _MiB,
             max_pages=50,
+            max_request_pixels=100_000_000,
+            max_request_frames=1280,
+            max_request_pages=100,
+            max_request_bytes=512 * _MiB,
             fetch_timeout=15.0,
             max_redirects=3,
             convert_timeout=120.0,

@@ -18,6 +18,7 @@ __all__ = [
     "MIN_PIXELS",
     "TEMPORAL_PATCH",
     "VIDEO_MAX_PIXELS",
+    "check_aspect_ratio",
     "image_tokens",
     "smart_resize",
     "video_tokens",
@@ -29,6 +30,19 @@ MIN_PIXELS = 112 * 112  # processor size["shortest_edge"]
 IMAGE_MAX_PIXELS = 28 * 28 * 15000  # Glm4vImageProcessor size["longest_edge"]
 VIDEO_MAX_PIXELS = 28 * 28 * 2 * 30000  # Glm4vVideoProcessor size["longest_edge"], over frames x H x W
 MAX_ASPECT_RATIO = 200
+
+
+def check_aspect_ratio(width: int, height: int, what: str) -> None:
+    """:class:`MediaError` when ``what`` (an image or a video, named in the message) is longer and thinner than the
+    200:1 the GLM processors accept, checked from its size alone, before any pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise MediaError(f"{what} is {width}x{height} pixels: it has no area.")
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        raise MediaError(
+            f"{what} is {width}x{height} pixels, {ratio:.0f}:1: too long and thin for GLM-V (at most "
+            f"{MAX_ASPECT_RATIO}:1). Crop it or split it into pieces."
+        )
 
 
 def smart_resize(

@@ -13,9 +13,9 @@ twice: the model needs frame pairs, and the sampler itself repeats the last fram
 
 from __future__ import annotations
 
-import io
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,13 +26,21 @@ from glmv.errors import MediaError
 from glmv.families import Family, get_family
 from glmv.media.images import to_rgb
 from glmv.media.policy import MediaPolicy
-from glmv.media.resize import smart_resize
-from glmv.media.sources import describe_bytes, open_source
+from glmv.media.resize import check_aspect_ratio, smart_resize
+from glmv.media.sources import Source, describe_bytes, describe_error, open_source
 
-__all__ = ["Video", "VideoSource", "load_video", "sample_indices"]
+__all__ = ["Video", "VideoInfo", "VideoSource", "load_video", "probe_video", "sample_indices"]
 
 Sampler = Literal["glm4v", "glm46v"]
-VideoSource = str | Path | bytes | bytearray | Sequence[Any]
+VideoSource = str | Path | bytes | bytearray | Source | Sequence[Any]
+
+
+def _av_errors() -> tuple[type[BaseException], ...]:
+    """What PyAV and the file layer raise for a container or stream that goes wrong mid-way."""
+    import av
+
+    return (av.error.FFmpegError, OSError, ValueError, EOFError, RuntimeError, IndexError)
+
 
 _TEMPORAL_PATCH = 2
 # Glm4vVideoProcessor class defaults.
@@ -260,51 +268,130 @@ def _from_frames(frames: Sequence[Any], sampler: Sampler, fps: float | None, pol
     return _video(sampler, plan, decoded, float(fps), duration, total)
 
 
-def _count_packets(open_container: Any) -> int:
-    with open_container() as container:
-        stream = container.streams.video[0]
-        return sum(1 for packet in container.demux(stream) if packet.size)
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's container says, before any frame is decoded: frame rate, frame count and frame size."""
+
+    fps: float
+    total_frames: int
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.total_frames / self.fps
+
+    def plan(self, family: Family | str | None, policy: MediaPolicy) -> tuple[int, tuple[int, int]]:
+        """The number of frames :func:`load_video` keeps for ``family`` and the ``(width, height)`` they get; with
+        no family, the larger of the two GLM samplers' choices."""
+        samplers: list[Sampler] = (
+            [get_family(family).video_sampler] if family is not None else ["glm4v", "glm46v"]
+        )
+        plans = [
+            _plan(sampler, self.total_frames, self.fps, self.duration, self.width, self.height, policy)
+            for sampler in samplers
+        ]
+        largest = max(plans, key=lambda plan: len(plan.indices) * plan.size[0] * plan.size[1])
+        return len(largest.indices), largest.size
+
+
+def _stream_info(container: Any, open_container: Any, label: str, fps: float | None) -> VideoInfo:
+    if not container.streams.video:
+        raise MediaError(f"{label} has no video stream (is it audio only?). Send a video file.")
+    stream = container.streams.video[0]
+    rate = fps or (float(stream.average_rate) if stream.average_rate else 0.0)
+    if not rate and stream.guessed_rate:
+        rate = float(stream.guessed_rate)
+    if not rate:
+        raise MediaError(f"Cannot tell the frame rate of {label}; pass fps= to load_video.")
+    total = int(stream.frames or 0)
+    if total <= 0:
+        with open_container() as counting:
+            video = counting.streams.video[0]
+            total = sum(1 for packet in counting.demux(video) if packet.size)
+    if total <= 0:
+        raise MediaError(f"{label} has a video stream with no frames.")
+    width, height = int(stream.width or 0), int(stream.height or 0)
+    check_aspect_ratio(width, height, f"The video {label}")
+    return VideoInfo(fps=rate, total_frames=total, width=width, height=height)
+
+
+def _decode_frames(container: Any, plan: _Plan, label: str) -> dict[int, Image.Image]:
+    stream = container.streams.video[0]
+    wanted = set(plan.indices)
+    last = max(wanted)
+    decoded: dict[int, Image.Image] = {}
+    stream.thread_type = "AUTO"
+    try:
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                decoded[index] = frame.to_image(
+                    width=plan.size[0], height=plan.size[1], interpolation="BICUBIC"
+                )
+            if index >= last:
+                break
+    except _av_errors() as exc:
+        if not decoded:
+            raise MediaError(
+                f"Cannot decode the video {label}: {describe_error(exc)}. The file may be corrupt."
+            ) from exc
+    return decoded
 
 
 def _from_container(
     open_container: Any, label: str, sampler: Sampler, fps: float | None, policy: MediaPolicy
 ) -> Video:
-    import av
-
     with open_container() as container:
-        if not container.streams.video:
-            raise MediaError(f"{label} has no video stream (is it audio only?). Send a video file.")
-        stream = container.streams.video[0]
-        rate = fps or (float(stream.average_rate) if stream.average_rate else 0.0)
-        if not rate and stream.guessed_rate:
-            rate = float(stream.guessed_rate)
-        if not rate:
-            raise MediaError(f"Cannot tell the frame rate of {label}; pass fps= to load_video.")
-        total = int(stream.frames or 0)
-        if total <= 0:
-            total = _count_packets(open_container)
-        if total <= 0:
-            raise MediaError(f"{label} has a video stream with no frames.")
-        duration = total / rate
-        plan = _plan(sampler, total, rate, duration, stream.width, stream.height, policy)
-        wanted = set(plan.indices)
-        last = max(wanted)
-        decoded: dict[int, Image.Image] = {}
-        stream.thread_type = "AUTO"
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                if index in wanted:
-                    decoded[index] = frame.to_image(
-                        width=plan.size[0], height=plan.size[1], interpolation="BICUBIC"
-                    )
-                if index >= last:
-                    break
-        except av.error.FFmpegError as exc:
-            if not decoded:
-                raise MediaError(f"Cannot decode the video {label}: {exc}. The file may be corrupt.") from exc
+        info = _stream_info(container, open_container, label, fps)
+        plan = _plan(sampler, info.total_frames, info.fps, info.duration, info.width, info.height, policy)
+        decoded = _decode_frames(container, plan, label)
     if not decoded:
         raise MediaError(f"{label} has a video stream but no frame could be decoded.")
-    return _video(sampler, plan, decoded, rate, duration, total)
+    return _video(sampler, plan, decoded, info.fps, info.duration, info.total_frames)
+
+
+def _container_opener(source: VideoSource, policy: MediaPolicy) -> tuple[Any, str]:
+    """A function opening the checked video as a PyAV container (a fresh handle each call), and its label."""
+    import av
+
+    opened = open_source(source, policy, policy.max_video_bytes, "video")  # type: ignore[arg-type]
+    label = repr(opened.label) if opened.path else f"The video ({opened.label})"
+
+    @contextlib.contextmanager
+    def open_container() -> Iterator[Any]:
+        handle = opened.open()
+        try:
+            try:
+                container = av.open(handle, mode="r")
+            except _av_errors() as exc:
+                raise MediaError(
+                    f"Not a readable video: {label} is {describe_bytes(opened.head(32))} ({describe_error(exc)}). "
+                    "Send an MP4, WebM, MKV, MOV or AVI file."
+                ) from exc
+            with container:
+                yield container
+        finally:
+            handle.close()
+
+    return open_container, label
+
+
+def probe_video(
+    source: VideoSource, policy: MediaPolicy | None = None, fps: float | None = None
+) -> VideoInfo:
+    """Frame rate, frame count and size of a video file from its container, without decoding a frame.
+
+    ``source`` is what :func:`load_video` takes, short of a list of frames (whose size the list itself tells).
+    """
+    policy = policy or MediaPolicy()
+    open_container, label = _container_opener(source, policy)
+    try:
+        with open_container() as container:
+            return _stream_info(container, open_container, label, fps)
+    except _av_errors() as exc:
+        raise MediaError(
+            f"Cannot read the video {label}: {describe_error(exc)}. The file may be corrupt."
+        ) from exc
 
 
 def load_video(
@@ -321,23 +408,14 @@ def load_video(
     samples them; ``policy.max_video_frames`` thins them evenly and ``policy.max_video_pixels`` scales them down
     (both noted in ``Video.note``).
     """
-    import av
-
     policy = policy or MediaPolicy()
     sampler: Sampler = get_family(family).video_sampler
-    if not isinstance(source, (str, Path, bytes, bytearray, memoryview)):
+    if not isinstance(source, (str, Path, bytes, bytearray, memoryview, Source)):
         return _from_frames(source, sampler, fps, policy)
-    opened = open_source(source, policy, policy.max_video_bytes, "video")
-    label = repr(opened.label) if opened.path else f"The video ({opened.label})"
-
-    def open_container() -> Any:
-        target: Any = str(opened.path) if opened.path else io.BytesIO(opened.data or b"")
-        try:
-            return av.open(target, mode="r")
-        except av.error.FFmpegError as exc:
-            raise MediaError(
-                f"Not a readable video: {label} is {describe_bytes(opened.head(32))} ({exc}). "
-                "Send an MP4, WebM, MKV, MOV or AVI file."
-            ) from exc
-
-    return _from_container(open_container, label, sampler, fps, policy)
+    open_container, label = _container_opener(source, policy)
+    try:
+        return _from_container(open_container, label, sampler, fps, policy)
+    except _av_errors() as exc:
+        raise MediaError(
+            f"Cannot decode the video {label}: {describe_error(exc)}. The file may be corrupt."
+        ) from exc
