@@ -233,7 +233,9 @@ def test_language_mix_gate(system):
 def test_bad_ground_truth_is_an_error_not_a_silent_zero(system):
     results = system.score(
         [
-            {"answer": V41.format(t="", a="7"), "gt_answer": "7", "datasource": "counting"},
+            # A reply-shaped ground truth that fails the gate (no </think>): an error, even though the
+            # response itself fails the gate too.
+            {"answer": "7", "gt_answer": "<think>seven", "datasource": "counting"},
             {
                 "answer": V41.format(t="", a="7"),
                 "gt_answer": V41.format(t="", a="seven"),
@@ -244,6 +246,40 @@ def test_bad_ground_truth_is_an_error_not_a_silent_zero(system):
     assert results[0].reward == 0.0 and "gate" in (results[0].error or "")
     assert results[1].reward == 0.0 and results[1].error is None  # a plain wrong answer: no error
     assert system.stats["counting"].errors == 1
+
+
+@pytest.mark.parametrize(
+    ("truth", "datasource"),
+    [
+        ("7", "counting"),  # the answer itself
+        (" 7\n", "counting"),
+        (7, "counting"),  # a JSON number
+        ("<answer>7</answer>", "counting"),
+        ("<|begin_of_box|>7<|end_of_box|>", "counting"),
+        ("The count is \\boxed{7}.", "counting"),
+        ("<answer><|begin_of_box|>7<|end_of_box|></answer>", "counting"),
+        (V41.format(t="I count.", a="7"), "counting"),  # the official layout
+        (V45.format(t="I count.", a="7"), "counting"),  # GLM-4.5V / 4.6V
+        ("7", "math"),
+        ("\\frac{14}{2}", "math"),
+        ("7", "ocr"),
+        ('{"action_type": "click", "box_2d": [[100, 200, 180, 260]]}', "AndroidWorld"),
+    ],
+)
+def test_ground_truth_forms_are_read_as_the_answer(system, truth, datasource):
+    answers = {
+        "AndroidWorld": V41.format(t="", a='{"action_type": "click", "box_2d": [[100, 200, 180, 260]]}'),
+    }
+    (result,) = system.score(
+        [
+            {
+                "answer": answers.get(datasource, V41.format(t="", a="7")),
+                "gt_answer": truth,
+                "datasource": datasource,
+            }
+        ]
+    )
+    assert result.error is None and result.reward == 1.0, result
 
 
 def test_bad_gui_ground_truth_is_counted(system):

@@ -1,95 +1,143 @@
 """``glmv reward``: score a JSONL file with a reward config, or run the shipped demo.
 
-Each input row needs ``answer`` (or ``response``) and ``gt_answer`` (or ``ground_truth``); ``prompt``,
-``datasource``, ``image_file`` and ``uuid`` are optional. Each output row is the input row plus the result
-(``reward``, ``extracted_answer``, ``extracted_ground_truth``, ``reason``, ``error``, …).
+Each input line is a JSON object with ``answer`` (or ``response``) and ``gt_answer`` (or ``ground_truth``);
+``prompt``, ``datasource``, ``image_file`` and ``uuid`` are optional (:mod:`glmv.reward.jsonl`). Each output line
+is the input row plus its ``line`` number and the result (``reward``, ``extracted_answer``,
+``extracted_ground_truth``, ``reason``, ``error``, …). Nothing is lost: a line that cannot be read or scored
+gets a record with ``error`` set, is listed by line number on stderr, and the other lines are scored.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from glmv.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from glmv.reward import RewardResult, RewardSystem
+    from glmv.reward.jsonl import JsonlLine
 
 __all__ = ["reward_app"]
 
 reward_app = typer.Typer(help="Score model replies with the GLM-V reward system.", no_args_is_help=True)
 app.add_typer(reward_app, name="reward")
 
+_LISTED_ERRORS = 20
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    from glmv.errors import ConfigError
 
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number} is not valid JSON: {exc.msg}. Fix that line.") from exc
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}:{number}: each line must be a JSON object.")
-            rows.append(row)
-    return rows
+def _printable(text: str) -> str:
+    """``text`` safe to print on any terminal: lone surrogates escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _print_table(system: RewardSystem, lines: int, unreadable: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Mean reward per datasource ({lines} lines)")
+    # One-word headers: the table fits 80 columns with the datasource names whole.
+    names = [_printable(name) for name in system.stats] + (["(unreadable lines)"] if unreadable else [])
+    table.add_column("datasource", overflow="fold", min_width=min(20, max(map(len, names), default=10)))
+    for column in ("items", "reward", "errors", "timeouts", "judged", "cached"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, stats in sorted(system.stats.items()):
+        table.add_row(
+            Text(_printable(name)),
+            str(stats.items),
+            f"{stats.mean_reward:.3f}",
+            str(stats.errors),
+            str(stats.timeouts),
+            str(stats.judge_calls),
+            str(stats.cache_hits),
+        )
+    if unreadable:
+        table.add_row(Text("(unreadable lines)"), str(unreadable), "-", str(unreadable), "-", "-", "-")
+    Console().print(table)
+
+
+def _print_errors(console: Console, failed: list[tuple[JsonlLine, RewardResult]], total: int) -> None:
+    if not failed:
+        return
+    console.print(
+        f"{len(failed)} of {total} lines have errors (their output records have 'error' set):",
+        style="yellow",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    for line, result in failed[:_LISTED_ERRORS]:
+        console.print(
+            _printable(f"  line {line.number}: {result.reason}: {result.error}"),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # one line per error, whole, for grep
+        )
+    if len(failed) > _LISTED_ERRORS:
+        console.print(f"  … and {len(failed) - _LISTED_ERRORS} more", markup=False, highlight=False)
 
 
 def _score(config: Path, data: Path, output: Path | None, batch: int) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from glmv.reward import RewardItem, RewardSystem
 
     console = Console(stderr=True)
-    rows = _read_rows(data)
-    items = [RewardItem.from_mapping(row) for row in rows]
-    out = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115
+    # Each failed line is listed below with its number: drop the library's per-batch warning about them.
+    reward_log = logging.getLogger("glmv.reward")
+    reported = _DropItemErrors()
+    reward_log.addFilter(reported)
     try:
-        with RewardSystem.from_yaml(config) as system:
+        _score_lines(console, config, data, output, batch)
+    finally:
+        reward_log.removeFilter(reported)
+
+
+class _DropItemErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from glmv.reward.system import ITEM_ERRORS
+
+        return not hasattr(record, ITEM_ERRORS)
+
+
+def _score_lines(console: Console, config: Path, data: Path, output: Path | None, batch: int) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from glmv.errors import ConfigError
+    from glmv.reward import RewardSystem
+    from glmv.reward.jsonl import json_line, output_record, read_jsonl, unreadable_result
+
+    lines = read_jsonl(data)
+    failed: list[tuple[JsonlLine, RewardResult]] = []
+    with RewardSystem.from_yaml(config) as system:
+        try:
+            out = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {output}: {exc.strerror}. Check the --output path.") from exc
+        try:
             with Progress(
                 TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
             ) as progress:
-                task = progress.add_task("score", total=len(items))
-                for start in range(0, len(items), batch):
-                    results = system.score(items[start : start + batch])
-                    if out is not None:
-                        for row, result in zip(rows[start : start + batch], results, strict=True):
-                            out.write(json.dumps({**row, **result.to_dict()}, ensure_ascii=False) + "\n")
-                    progress.advance(task, len(results))
-            table = Table(title=f"Rewards ({len(items)} items)")
-            for column in (
-                "datasource",
-                "items",
-                "mean reward",
-                "errors",
-                "timeouts",
-                "judge calls",
-                "cached",
-            ):
-                table.add_column(column, justify="left" if column == "datasource" else "right", no_wrap=True)
-            for name, stats in sorted(system.stats.items()):
-                table.add_row(
-                    name,
-                    str(stats.items),
-                    f"{stats.mean_reward:.3f}",
-                    str(stats.errors),
-                    str(stats.timeouts),
-                    str(stats.judge_calls),
-                    str(stats.cache_hits),
-                )
-            Console().print(table)
-            for name, stats in sorted(system.stats.items()):
-                for example in stats.error_examples:
-                    console.print(f"[yellow]{name}: {example}[/]", highlight=False)
-    finally:
-        if out is not None:
-            out.close()
+                task = progress.add_task("score", total=len(lines))
+                for start in range(0, len(lines), batch):
+                    chunk = lines[start : start + batch]
+                    scored = iter(system.score([line.row for line in chunk if line.row is not None]))
+                    for line in chunk:
+                        result = next(scored) if line.row is not None else unreadable_result(line)
+                        if result.error is not None:
+                            failed.append((line, result))
+                        if out is not None:
+                            out.write(json_line(output_record(line, result)))
+                    progress.advance(task, len(chunk))
+        finally:
+            if out is not None:
+                out.close()
+        _print_table(system, len(lines), sum(1 for line in lines if line.row is None))
+    _print_errors(console, failed, len(lines))
 
 
 @reward_app.command("score")

@@ -10,12 +10,20 @@ glmv adds a few top-level keys of its own (all optional): ``answer_format`` (``a
 ``<answer>`` form and the GLM-4.5V/4.6V form without answer tags; ``answer_tags`` and ``plain`` accept one),
 ``math_timeout`` (seconds per math check, hard), ``math_workers``, ``judge_timeout``, ``judge_retries``,
 ``judge_concurrency`` and ``cache_size``.
+
+Numbers are checked against their range when the file loads (:data:`LIMITS`: timeouts above 0, at least one
+worker, ``llm_top_p`` in (0, 1], edit-distance bounds in [0, 1] with the lower one below the upper one, no NaN
+or infinity), so a ``math_timeout: -1`` fails at once with the key named instead of mid-training. A file that is
+not a regular file, is not UTF-8, is over 16 MiB or nests deeper than the YAML parser can follow is a
+:class:`~glmv.errors.ConfigError` too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import stat
 import types
 import typing
 from collections.abc import Mapping
@@ -27,6 +35,7 @@ from glmv.errors import ConfigError
 from glmv.reward.format import ANSWER_FORMATS
 
 __all__ = [
+    "LIMITS",
     "ChartConfig",
     "CountingConfig",
     "FileBasedConfig",
@@ -34,6 +43,7 @@ __all__ = [
     "GeoquestConfig",
     "JudgeFields",
     "LanguageMixConfig",
+    "Limit",
     "LongDocConfig",
     "MathConfig",
     "MmsiConfig",
@@ -187,6 +197,51 @@ class RewardSystemConfig:
     ignored_keys: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The range a numeric setting must lie in: from ``low`` (excluded when ``low_open``) to ``high``
+    (included; None for no bound). NaN and infinity are always refused."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    unit: str = ""
+
+    def allows(self, value: float) -> bool:
+        if not math.isfinite(value) or value < self.low or (self.low_open and value == self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def describe(self) -> str:
+        text = f"greater than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+        if self.high is not None:
+            text += f" and at most {self.high:g}"
+        return f"{text}{f' {self.unit}' if self.unit else ''}"
+
+
+_DAY = 86_400.0
+
+LIMITS: dict[str, Limit] = {
+    # top level (glmv's keys)
+    "math_timeout": Limit(0, _DAY, low_open=True, unit="seconds"),
+    "math_workers": Limit(1, 256),
+    "judge_timeout": Limit(0, _DAY, low_open=True, unit="seconds"),
+    "judge_retries": Limit(0, 100),
+    "judge_concurrency": Limit(1, 1024),
+    "cache_size": Limit(0, 100_000_000),
+    # verifier configs (the official keys)
+    "sympy_tolerance": Limit(0),
+    "llm_max_tokens": Limit(1, 10_000_000),
+    "llm_temperature": Limit(0),
+    "llm_top_p": Limit(0, 1, low_open=True),
+    "edit_distance_upper_bound": Limit(0, 1),
+    "edit_distance_lower_bound": Limit(0, 1),
+}
+"""Allowed ranges of numeric settings, by key (any config class with a field of that name)."""
+
+_MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
 def _type_ok(value: Any, annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -225,15 +280,21 @@ def _build(
             continue
         if f.name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{where}: missing required key '{f.name}'. Add it to the config.")
+                raise ConfigError(
+                    f"{where or 'reward config'}: missing required key '{f.name}'. Add it to the config."
+                )
             continue
         value = data[f.name]
         if isinstance(value, float) and hints[f.name] is int and value.is_integer():
             value = int(value)
+        key = f"{where}.{f.name}" if where else f.name
         if not _type_ok(value, hints[f.name]):
             raise ConfigError(
-                f"{where}.{f.name}: expected {_describe(hints[f.name])}, got {type(value).__name__} {value!r}."
+                f"{key}: expected {_describe(hints[f.name])}, got {type(value).__name__} {value!r}."
             )
+        limit = LIMITS.get(f.name)
+        if limit is not None and isinstance(value, (int, float)) and not limit.allows(value):
+            raise ConfigError(f"{key}: must be {limit.describe()}, got {value!r}. Fix the value.")
         values[f.name] = value
     return values, sorted(k for k in data if k not in known)
 
@@ -252,6 +313,13 @@ def parse_verifier_config(name: str, data: Mapping[str, Any]) -> VerifierConfig:
         raise ConfigError(f"{where}.verifier_type: expected a string, got {tag!r}.")
     cls = verifier_class(tag, where=f"{where}.verifier_type")
     values, ignored = _build(cls.config_class, where, data, skip={"verifier_type", "ignored_keys"})
+    lower = values.get("edit_distance_lower_bound", 0.0)
+    upper = values.get("edit_distance_upper_bound", 1.0)
+    if lower > upper:
+        raise ConfigError(
+            f"{where}: edit_distance_lower_bound ({lower:g}) must not be above edit_distance_upper_bound "
+            f"({upper:g})."
+        )
     if ignored:
         _log.warning("%s: ignoring keys the '%s' verifier does not use: %s", where, tag, ", ".join(ignored))
     return cls.config_class(verifier_type=tag, ignored_keys=tuple(ignored), **values)
@@ -281,7 +349,7 @@ def parse_config(data: Mapping[str, Any]) -> RewardSystemConfig:
     top = {k: v for k, v in data.items() if k not in ("reward_configs", "datasource_reward_config_mapping")}
     values, ignored = _build(
         RewardSystemConfig,
-        "reward config",
+        "",
         top,
         skip={"ignored_keys", "datasource_reward_config_mapping", "reward_configs"},
     )
@@ -305,11 +373,32 @@ def load_config(path: str | Path) -> RewardSystemConfig:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"The reward config {path} is not a regular file. Give the path of a YAML file."
+            )
+        with open(path, "rb") as f:
+            raw = f.read(_MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"Cannot read the reward config {path}: {exc.strerror}. Check the path.") from exc
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"The reward config {path} is over {_MAX_CONFIG_BYTES // (1024 * 1024)} MiB; a reward YAML is a "
+            "few hundred kB at most. Check the path."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"The reward config {path} is not UTF-8 text (byte {exc.start}). Save it as UTF-8."
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(
+            f"{path} nests too deeply to be a reward config (the YAML parser gave up). Flatten it."
+        ) from exc
     return parse_config(data or {})

@@ -1,13 +1,21 @@
 """The reward system: route each item to its verifier and score it, never failing silently.
 
-Per item (:meth:`RewardSystem.score`): the format gate on the response (see :mod:`glmv.reward.format`) and on a
-model-style ground truth; the language-mix gate; the same extraction for response and ground truth; the
+Per item (:meth:`RewardSystem.score`): the ground truth is read (see below); the format gate on the response
+(see :mod:`glmv.reward.format`); the language-mix gate; the same extraction for response and ground truth; the
 verifier's rules, then its judge. Every item gets a :class:`RewardResult` — a reward in [0, 1] and a reason —
-and any internal failure (an exception, a math timeout, a judge that did not answer, a bad ground truth) also
-sets ``error`` and is counted in :attr:`RewardSystem.stats`, per datasource. Results are cached by
-(reward config, question, ground truth, response, image).
+and any internal failure (an exception, a math timeout, a judge that did not answer, a ground truth the verifier
+cannot read, an item without ``gt_answer``, a datasource that is not mapped) also sets ``error`` and is counted
+in :attr:`RewardSystem.stats`, per datasource. :meth:`RewardSystem.score` never raises for one bad item: the
+others are still scored. Results are cached by (reward config, question, ground truth, response, image).
 
-:meth:`RewardSystem.get_reward` keeps the official glmv_reward signature and return value for drop-in use.
+Accepted ground truths (:mod:`glmv.reward.truth`): a full GLM reply (``<think>…</think><answer>
+<|begin_of_box|>42<|end_of_box|></answer>``, the official layout, or the GLM-4.5V/4.6V form without answer
+tags), an answer in box markers without reasoning (``<|begin_of_box|>42<|end_of_box|>``, ``\\boxed{42}``), or
+the answer itself (``"42"``, ``"Paris"``, a JSON number); geoquest also takes its ``place_name`` / ``address``
+dict. A ground truth in none of these forms is a counted error, never a silent 0.
+
+:meth:`RewardSystem.get_reward` keeps the official glmv_reward signature and return value for drop-in use (it
+raises for an unmapped datasource, as the official one does).
 """
 
 from __future__ import annotations
@@ -30,17 +38,22 @@ from glmv.reward.logs import write_reward_logs
 from glmv.reward.mathcheck import MathChecker
 from glmv.reward.registry import verifier_class
 from glmv.reward.text import detect_long_paragraph_mixing
+from glmv.reward.truth import ground_truth_reply
 from glmv.reward.verifiers.base import Services, Verifier
 
-__all__ = ["DatasourceStats", "RewardItem", "RewardResult", "RewardSystem"]
+__all__ = ["ITEM_ERRORS", "DatasourceStats", "RewardItem", "RewardResult", "RewardSystem"]
 
 _log = logging.getLogger("glmv.reward")
+
+ITEM_ERRORS = "glmv_reward_item_errors"
+"""The attribute set on the one warning :meth:`RewardSystem.score` logs per call when items failed (the count),
+so an application that reports each failed item itself can filter that warning out."""
 
 
 @dataclass(frozen=True)
 class RewardItem:
-    """One thing to score. ``response`` and ``ground_truth`` are full model-style replies (or, for geoquest, a
-    ground-truth dict / JSON string)."""
+    """One thing to score. ``response`` is the model's full reply; ``ground_truth`` is a full reply, a boxed
+    answer or the answer itself (see the module docstring; for geoquest, a place dict / JSON string)."""
 
     response: Any
     ground_truth: Any
@@ -52,7 +65,13 @@ class RewardItem:
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> RewardItem:
-        """From a JSONL row with official (``prompt``, ``answer``, ``gt_answer``) or glmv key names."""
+        """From a JSONL row with official (``prompt``, ``answer``, ``gt_answer``) or glmv key names.
+
+        Raises :class:`ConfigError` naming the field when the row cannot be an item: no answer or ground
+        truth (or ``null``), a datasource that is not a string, a prompt that is not text.
+        """
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"an item must be a JSON object (a mapping), got {type(row).__name__}.")
 
         def pick(*names: str, default: Any = None) -> Any:
             for name in names:
@@ -60,17 +79,56 @@ class RewardItem:
                     return row[name]
             return default
 
-        if pick("answer", "response") is None or pick("gt_answer", "ground_truth") is None:
-            raise ConfigError("Each row needs 'answer' (or 'response') and 'gt_answer' (or 'ground_truth').")
+        response = pick("answer", "response")
+        truth = pick("gt_answer", "ground_truth")
+        if response is None:
+            raise ConfigError("the item has no 'answer' (or 'response'): add the model's reply.")
+        if truth is None:
+            raise ConfigError("the item has no 'gt_answer' (or 'ground_truth'): add the expected answer.")
+        datasource = pick("datasource", "data_source", default="default")
+        if not isinstance(datasource, str):
+            raise ConfigError(
+                f"'datasource' must be a string naming a mapped datasource, got {_json_type(datasource)}."
+            )
+        question = pick("prompt", "question")
+        if question is not None and not isinstance(question, str):
+            raise ConfigError(f"'prompt' must be text, got {_json_type(question)}.")
+        length = pick("answer_length", "answer_token_length", default=-1)
         return cls(
-            response=pick("answer", "response"),
-            ground_truth=pick("gt_answer", "ground_truth"),
-            question=pick("prompt", "question", default="") or "",
-            datasource=pick("datasource", "data_source", default="default"),
+            response=response,
+            ground_truth=truth,
+            question=question or "",
+            datasource=datasource,
             image_file=pick("image_file", "image"),
             uuid=pick("uuid", "id"),
-            answer_length=pick("answer_length", "answer_token_length", default=-1),
+            answer_length=-1 if length is None else length,
         )
+
+
+def _label(entry: Any) -> str:
+    """The datasource an item is counted under in :attr:`RewardSystem.stats` (its own, when it is a string)."""
+    if isinstance(entry, RewardItem):
+        datasource = entry.datasource
+    elif isinstance(entry, Mapping):
+        datasource = entry.get("datasource", entry.get("data_source", "default"))
+    else:
+        datasource = None
+    return datasource if isinstance(datasource, str) else "(invalid datasource)"
+
+
+def _json_type(value: Any) -> str:
+    """How JSON would name ``value``'s type (``null``, ``a list``, …), for messages about JSONL rows."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
 
 
 @dataclass(frozen=True, init=False)
@@ -201,6 +259,10 @@ class RewardSystem:
             return verifier
 
     def _config_name(self, datasource: str) -> str:
+        if not isinstance(datasource, str):
+            raise ConfigError(
+                f"'datasource' must be a string naming a mapped datasource, got {_json_type(datasource)}."
+            )
         name = self.config.datasource_reward_config_mapping.get(datasource)
         if name is None:
             known = ", ".join(sorted(self.config.datasource_reward_config_mapping))
@@ -209,6 +271,21 @@ class RewardSystem:
                 f"datasource_reward_config_mapping (mapped: {known})."
             )
         return name
+
+    def _route(
+        self, datasource: Any, seen: dict[str, tuple[str | None, str | None]]
+    ) -> tuple[str | None, str | None]:
+        """``(config name, None)`` for a mapped datasource, else ``(None, why)``; ``seen`` keeps the answers of
+        one :meth:`score` call."""
+        if isinstance(datasource, str) and datasource in seen:
+            return seen[datasource]
+        try:
+            route: tuple[str | None, str | None] = (self._config_name(datasource), None)
+        except ConfigError as exc:
+            route = (None, str(exc))
+        if isinstance(datasource, str):
+            seen[datasource] = route
+        return route
 
     def get_reward_config_from_datasource(self, datasource: str) -> VerifierConfig:
         return self.config.reward_configs[self._config_name(datasource)]
@@ -221,30 +298,51 @@ class RewardSystem:
     def _ground_truth(self, item: RewardItem, verifier: Verifier, config_name: str) -> tuple[Any, str | None]:
         """The extracted ground truth, or why it is unusable; cached per (config, ground truth, question)."""
         try:
-            key: Any = (config_name, item.ground_truth, item.question)
+            # The type too: True == 1 == 1.0 as keys, but they are different ground truths.
+            key: Any = (config_name, type(item.ground_truth), item.ground_truth, item.question)
             hash(key)
         except TypeError:
             key = None
         cached = self._gt_cache.get(key) if key is not None else None
         if cached is not None:
             return cached
-        answer: tuple[Any, str | None] = (None, None)
-        try:
-            if verifier.ground_truth_is_reply(item.ground_truth) and isinstance(item.ground_truth, str):
-                problem = check_format(item.ground_truth, "auto")
-                if problem is not None:
-                    answer = (None, f"the ground truth fails the gate: {problem}")
-            if answer[1] is None:
-                extracted = verifier.extract_answer(item.ground_truth, question=item.question)
-                answer = (extracted, None if extracted is not None else "no answer in the ground truth")
-        except Exception as exc:
-            answer = (None, f"extracting the ground truth failed: {exc!r}")
+        answer = self._read_ground_truth(item, verifier)
         if key is not None:
             self._gt_cache.put(key, answer)
         return answer
 
+    @staticmethod
+    def _read_ground_truth(item: RewardItem, verifier: Verifier) -> tuple[Any, str | None]:
+        truth = item.ground_truth
+        form = "data"
+        try:
+            if verifier.ground_truth_is_reply(truth):
+                truth, form = ground_truth_reply(truth)
+        except ValueError as exc:
+            return None, str(exc)
+        try:
+            extracted = verifier.extract_answer(truth, question=item.question)
+        except Exception as exc:
+            return None, f"extracting the ground truth failed: {type(exc).__name__}: {exc}"
+        if extracted is not None:
+            return extracted, None
+        why = {
+            "reply": "its answer needs exactly one <|begin_of_box|>…<|end_of_box|>",
+            "boxed": "its box markers must give exactly one box",
+            "plain": "the verifier cannot read it",
+            "data": f"a {type(truth).__name__} is not an answer it reads; give text",
+        }[form]
+        return (
+            None,
+            f"the {verifier.config.verifier_type} verifier found no answer in the ground truth: {why}",
+        )
+
     def _evaluate(self, item: RewardItem, verifier: Verifier, config_name: str) -> RewardResult:
         ds = item.datasource
+        # The ground truth first: a bad one is an error even when the response fails a gate.
+        extracted_gt, gt_error = self._ground_truth(item, verifier, config_name)
+        if gt_error is not None:
+            return RewardResult(0.0, None, None, "bad ground truth", error=gt_error, datasource=ds)
         response = item.response
         if isinstance(response, str):
             problem = check_format(response, self.config.answer_format)  # type: ignore[arg-type]
@@ -254,9 +352,6 @@ class RewardSystem:
                 return RewardResult(
                     0.0, None, None, "language mix: long Chinese and long English paragraphs", datasource=ds
                 )
-        extracted_gt, gt_error = self._ground_truth(item, verifier, config_name)
-        if gt_error is not None:
-            return RewardResult(0.0, None, None, "bad ground truth", error=gt_error, datasource=ds)
         try:
             extracted = verifier.extract_answer(response, question=item.question)
         except Exception as exc:
@@ -301,7 +396,15 @@ class RewardSystem:
         if self._cache.size <= 0:
             return self._evaluate(item, verifier, config_name)
         try:
-            key: Any = (config_name, item.question, item.ground_truth, item.response, item.image_file)
+            key: Any = (
+                config_name,
+                item.question,
+                type(item.ground_truth),
+                item.ground_truth,
+                type(item.response),
+                item.response,
+                item.image_file,
+            )
             hash(key)
         except TypeError:
             return self._evaluate(item, verifier, config_name)
@@ -314,7 +417,8 @@ class RewardSystem:
         return result
 
     def _record(self, results: Sequence[RewardResult]) -> None:
-        """Count ``results`` in :attr:`stats` (one lock for the whole batch) and log their errors."""
+        """Count ``results`` in :attr:`stats` (one lock for the whole batch) and log one warning for their
+        errors (every one is in the results and in :attr:`stats`)."""
         failed = []
         with self._lock:
             stats_of = self.stats
@@ -340,8 +444,17 @@ class RewardSystem:
                     if len(stats.error_examples) < 5:
                         stats.error_examples.append(result.error)
                     failed.append(result)
-        for result in failed:
-            _log.warning("reward error (%s): %s — %s", result.datasource, result.reason, result.error)
+        if failed:
+            first = failed[0]
+            _log.warning(
+                "reward errors in %d of %d items; the first (%s): %s — %s",
+                len(failed),
+                len(results),
+                first.datasource,
+                first.reason,
+                first.error,
+                extra={ITEM_ERRORS: len(failed)},
+            )
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -350,28 +463,40 @@ class RewardSystem:
             return self._pool
 
     def score(self, items: Iterable[RewardItem | Mapping[str, Any]]) -> list[RewardResult]:
-        """Score ``items`` (in order). Unknown datasources raise :class:`ConfigError` before anything is scored.
+        """Score ``items`` (in order): one result per item, whatever the item holds.
 
-        Items whose verifier may wait (math workers, an LLM judge) run in a thread pool; rule-only items run
-        inline in the calling thread.
+        An item that cannot be scored — a mapping without ``answer`` or ``gt_answer``, a datasource that is not
+        a string or not mapped — gets an error result (reward 0, ``error`` saying why, counted in
+        :attr:`stats`) and the others are scored. Items whose verifier may wait (math workers, an LLM judge)
+        run in a thread pool; rule-only items run inline in the calling thread.
         """
-        rows = [i if isinstance(i, RewardItem) else RewardItem.from_mapping(i) for i in items]
-        names: dict[str, str] = {}  # datasource → config name
-        routes: dict[str, tuple[Verifier, bool]] = {}  # config name → (verifier, run in the pool)
-        plan = []
-        for row in rows:
-            name = names.get(row.datasource)
+        entries = list(items)
+        results: list[RewardResult | None] = [None] * len(entries)
+        routes_seen: dict[str, tuple[str | None, str | None]] = {}
+        plan: list[tuple[int, RewardItem, str]] = []
+        for index, entry in enumerate(entries):
+            try:
+                row = entry if isinstance(entry, RewardItem) else RewardItem.from_mapping(entry)
+            except ConfigError as exc:
+                results[index] = RewardResult(
+                    0.0, None, None, "invalid item", error=str(exc), datasource=_label(entry)
+                )
+                continue
+            name, problem = self._route(row.datasource, routes_seen)
             if name is None:
-                name = names[row.datasource] = self._config_name(row.datasource)
-            plan.append(name)
-        threaded = len(rows) > 1
-        for name in set(plan):
+                results[index] = RewardResult(
+                    0.0, None, None, "unknown datasource", error=problem, datasource=_label(row)
+                )
+                continue
+            plan.append((index, row, name))
+        threaded = len(plan) > 1
+        routes: dict[str, tuple[Verifier, bool]] = {}  # config name → (verifier, run in the pool)
+        for name in {name for _, _, name in plan}:
             verifier = self._verifier_for_config(name)
             routes[name] = (verifier, threaded and verifier.blocking)
-        results: list[RewardResult | None] = [None] * len(rows)
         waiting = []
         score_one = self._score_one
-        for index, (row, name) in enumerate(zip(rows, plan, strict=True)):
+        for index, row, name in plan:
             verifier, pooled = routes[name]
             if pooled:
                 waiting.append((index, self._executor().submit(score_one, row, name, verifier)))
@@ -422,6 +547,8 @@ class RewardSystem:
                 "prompts, answers, gt_answers, uuids, image_files, answer_lengths and datasources must have the "
                 "same length."
             )
+        if not all(isinstance(source, str) for source in source_list):
+            raise ValueError("datasources must be strings naming mapped datasources")
         if len(set(source_list)) > 1:
             raise ValueError("all datasources should be the same (get_reward scores one prompt group)")
         datasource = source_list[0] if source_list else "default"
