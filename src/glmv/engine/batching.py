@@ -19,6 +19,9 @@ the slow part (rendering, loading images, tokenising) and submits it after. The 
 Jobs that queued behind a running batch have usually had their quiet ``window`` by the time it ends, so they
 start at once.
 
+Every scheduler is closed at interpreter exit (its worker joined), so a script that used an engine from threads
+and returns exits with status 0 instead of dying in torch's thread teardown.
+
 A job can be cancelled at any time: a waiting job leaves the queue at once (its consumer gets a ``cancelled``
 end for each choice); a running job's rows are stopped by the runner at the next step while the rest of the
 batch goes on.
@@ -26,9 +29,11 @@ batch goes on.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -115,6 +120,7 @@ class Scheduler:
         self.batches: deque[int] = deque(maxlen=256)  # rows of the latest batches, for inspection
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
+        _OPEN.add(self)
 
     def submit(self, *jobs: Job) -> None:
         """Queue ``jobs``; jobs submitted in one call always arrive together."""
@@ -169,6 +175,7 @@ class Scheduler:
             job.put(EngineError("The engine was closed before this request ran."))
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=60)
+        _OPEN.discard(self)
 
     def _next_batch(self) -> list[Job] | None:
         with self._lock:
@@ -218,3 +225,13 @@ class Scheduler:
                     job.put(error)
             with self._lock:
                 self._running = []
+
+
+_OPEN: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_schedulers() -> None:
+    """Join every worker before the interpreter tears down the libraries a batch may still be using."""
+    for scheduler in list(_OPEN):
+        scheduler.close()
