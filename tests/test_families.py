@@ -143,3 +143,64 @@ def test_family_traits_follow_the_reference():
 )
 def test_video_timestamp_text(family, seconds, text):
     assert get_family(family).video_timestamp(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("family", "moe", "reasoning_parser", "tool_call_parser"),
+    [
+        ("glm-4.1v-thinking", False, "glm45", None),
+        ("glm-4.1v-base", False, None, None),  # does not think: nothing for a reasoning parser to split
+        ("glm-4.5v", True, "glm45", "glm45"),
+        ("glm-4.6v", True, "glm45", "glm45"),
+        ("glm-4.6v-flash", False, "glm45", "glm45"),
+    ],
+)
+def test_architecture_and_serving_parsers(family, moe, reasoning_parser, tool_call_parser):
+    fam = get_family(family)
+    assert fam.moe is moe
+    assert fam.reasoning_parser == reasoning_parser
+    assert fam.tool_call_parser == tool_call_parser
+
+
+@pytest.mark.parametrize(
+    ("config", "moe"),
+    [
+        ({"model_type": "glm4v_moe"}, True),
+        ({"model_type": "glm46v", "text_config": {"model_type": "glm4v_moe_text"}}, True),
+        ({"model_type": "glm46v", "text_config": {"model_type": "glm4v_text"}}, False),
+        ({"model_type": "glm4v"}, False),
+    ],
+)
+def test_moe_follows_the_checkpoint_config(config, moe):
+    assert detect_family(config).moe is moe
+
+
+def test_the_106b_models_weigh_about_200_gib_in_bf16():
+    assert 190 * 1024**3 < get_family("glm-4.5v").bf16_bytes < 210 * 1024**3
+    assert get_family("glm-4.6v-flash").bf16_bytes < 24 * 1024**3
+
+
+def _thinking_off_prompt(template: str) -> str:
+    from importlib import resources
+
+    import jinja2
+
+    source = resources.files("glmv.templates").joinpath(template).read_text(encoding="utf-8")
+    env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"], trim_blocks=True, lstrip_blocks=True)
+    messages = [{"role": "user", "content": "hi"}]
+    return env.from_string(source).render(
+        messages=messages, add_generation_prompt=True, enable_thinking=False
+    )
+
+
+@pytest.mark.parametrize("family", ["glm-4.5v", "glm-4.6v", "glm-4.6v-flash"])
+def test_closed_thinking_is_what_the_template_writes_when_thinking_is_off(family):
+    fam = get_family(family)
+    assert fam.closed_thinking == "<think></think>"
+    assert _thinking_off_prompt(fam.template).rstrip("\n").endswith(fam.closed_thinking)
+
+
+def test_a_family_that_always_thinks_is_closed_with_its_answer_opened():
+    fam = get_family("glm-4.1v-thinking")
+    assert fam.closed_thinking == "<think></think><answer>"
+    assert "<think>" not in _thinking_off_prompt(fam.template)  # its template cannot switch: glmv appends it

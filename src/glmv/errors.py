@@ -15,9 +15,15 @@ The library raises; the CLI and the HTTP server translate these in one place eac
     │   ├── EngineBusyError        the engine's queue is full (retry later)
     │   └── RequestError           a request is invalid (bad fields, unknown model, bad tool choice)
     └── OutputError            model output cannot be parsed where parsing was required
+
+:func:`require` is how code that needs an optional extra checks for it first: a missing module becomes a
+:class:`MissingDependencyError` carrying the exact ``pip install 'glmv[EXTRA]'`` to run, not a
+``ModuleNotFoundError``.
 """
 
 from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "ConfigError",
@@ -32,6 +38,8 @@ __all__ = [
     "ModelLoadError",
     "OutputError",
     "RequestError",
+    "install_command",
+    "require",
 ]
 
 
@@ -94,3 +102,27 @@ class RequestError(EngineError):
 
 class OutputError(GlmvError):
     """Model output cannot be parsed where a parse was required."""
+
+
+def install_command(extra: str) -> str:
+    """The command that installs glmv's ``extra``: ``pip install 'glmv[serve]'``."""
+    return f"pip install 'glmv[{extra}]'"
+
+
+def require(*modules: str, extra: str, purpose: str) -> None:
+    """Import each of ``modules``; a missing one raises :class:`MissingDependencyError` naming ``extra``.
+
+    ``purpose`` says what needs them::
+
+        require("fastapi", "uvicorn", extra="serve", purpose="glmv serve")
+        # fastapi (needed by glmv serve) is not installed. Install it with: pip install 'glmv[serve]'
+
+    Only an absent module counts (the one named, or one it imports); an installed module that fails for another
+    reason raises its own error.
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or module
+            raise MissingDependencyError(f"{missing} (needed by {purpose})", install_command(extra)) from exc

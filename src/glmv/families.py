@@ -2,7 +2,8 @@
 
 A :class:`Family` answers the questions the rest of glmv asks about a model: does it always think, does its
 answer come in ``<answer>`` tags, can it call tools, which token strings stop generation, how its video
-timestamps read, how it samples video frames, its sampling defaults and its context length.
+timestamps read, how it samples video frames, its sampling defaults, its context length, whether it is a
+mixture of experts, what a thinking-off prompt ends with and which vLLM / SGLang parsers read its output.
 
 :func:`get_family` takes a family name a user typed (``glm-4.6v-flash``); :func:`detect_family` works from a
 hub id, a checkpoint folder, a ``config.json`` dict or a transformers config object. No other module looks at
@@ -95,6 +96,33 @@ class Family:
     def thinking_end(self) -> tuple[str, ...]:
         """The token strings forced to close reasoning when a budget runs out."""
         return ("</think>", "<answer>") if self.answer_tags else ("</think>",)
+
+    @property
+    def closed_thinking(self) -> str:
+        """The pre-closed think block a prompt ends with when thinking is off: ``<think></think>`` (then
+        ``<answer>`` on families with answer tags). The GLM-4.5V / 4.6V templates write it themselves; glmv
+        appends it for GLM-4.1V-Thinking, whose template cannot switch thinking off."""
+        return "<think>" + "".join(self.thinking_end)
+
+    @property
+    def moe(self) -> bool:
+        """Whether the language model is a mixture of experts (GLM-4.5V, GLM-4.6V) rather than dense."""
+        return self.model_type == "glm4v_moe"
+
+    @property
+    def bf16_bytes(self) -> int:
+        """The size of the weights in bfloat16 (two bytes a parameter), vision tower included."""
+        return int(self.parameters_b * 1e9 * 2)
+
+    @property
+    def reasoning_parser(self) -> str | None:
+        """The vLLM / SGLang ``--reasoning-parser`` for this family (``glm45``), or None if it never thinks."""
+        return "glm45" if self.thinks_by_default else None
+
+    @property
+    def tool_call_parser(self) -> str | None:
+        """The vLLM / SGLang ``--tool-call-parser`` (``glm45`` / ``glm47``), or None if it calls no tools."""
+        return self.tool_call_shape if self.tool_calls else None
 
     def __str__(self) -> str:
         return self.name
@@ -339,7 +367,8 @@ def detect_family(model: str | Path | Mapping[str, Any] | Any) -> Family:
         if family is None:
             raise FamilyError(
                 f"Cannot tell the GLM-V family of {str(model)!r}: it is not a folder and its name matches none of "
-                f"{', '.join(FAMILIES)}. Pass the family explicitly (for example family='glm-4.6v-flash')."
+                f"{', '.join(FAMILIES)}. Pass the family explicitly: family='glm-4.6v-flash' in Python, "
+                "--family glm-4.6v-flash on the command line."
             )
         return family
     config = _config_dict(model)

@@ -1,8 +1,9 @@
 """The ``glmv`` command line: a thin layer over the library.
 
 Each sub-command lives in its own module and registers itself on :data:`app`; library errors are
-translated into a one-line message and exit status 1 here, in one place. Nothing heavy is imported at
-start-up, so ``glmv --help`` is fast.
+translated into a one-line message and exit status 1 here, in one place (a missing extra among them: its
+message names the ``pip install 'glmv[...]'`` to run). Nothing heavy is imported at start-up, so
+``glmv --help`` and ``glmv --version`` are fast.
 """
 
 from __future__ import annotations
@@ -24,6 +25,24 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from glmv import __version__
+
+        typer.echo(f"glmv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", help="Print glmv's version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Run, serve and chat with the GLM-V vision-language models (GLM-4.1V, GLM-4.5V, GLM-4.6V)."""
+
+
 # Sub-commands register on `app` when their module is imported.
 from glmv.cli import chat as _chat  # noqa: E402,F401
 from glmv.cli import families as _families  # noqa: E402,F401
@@ -38,8 +57,9 @@ def main() -> None:
         app()
     except GlmvError as exc:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]Error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

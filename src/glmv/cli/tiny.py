@@ -1,4 +1,8 @@
-"""``glmv tiny-checkpoint``: write a tiny random-weight GLM-V checkpoint for tests and benchmarks."""
+"""``glmv tiny-checkpoint``: write a tiny random-weight GLM-V checkpoint for tests and benchmarks.
+
+It writes into a new or empty folder; a folder that holds files is refused without ``--force`` (a taught
+checkpoint is never silently replaced by an untaught one), and a path that is a file is always refused.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,19 @@ from typing import Annotated
 import typer
 
 from glmv.cli import app
+from glmv.errors import ConfigError
+
+
+def check_destination(directory: Path, force: bool) -> None:
+    """Refuse a ``directory`` that is a file, or a folder holding files unless ``force``; before any work."""
+    folder = directory.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder; choose a new folder for the checkpoint.")
+    if not force and folder.is_dir() and any(folder.iterdir()):
+        raise ConfigError(
+            f"{folder} already holds files (a checkpoint?); choose a new folder, or pass --force to write "
+            "over them."
+        )
 
 
 @app.command("tiny-checkpoint")
@@ -15,7 +32,9 @@ def tiny_checkpoint_command(
     family: Annotated[
         str, typer.Argument(help="glm-4.1v-thinking, glm-4.1v-base, glm-4.5v, glm-4.6v or glm-4.6v-flash.")
     ],
-    directory: Annotated[Path, typer.Argument(help="Folder to write the checkpoint into (created).")],
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write the checkpoint into (created; it must be new or empty).")
+    ],
     teach: Annotated[
         bool, typer.Option("--teach", help="Train it to reply to the built-in taught prompts first.")
     ] = False,
@@ -23,8 +42,13 @@ def tiny_checkpoint_command(
         str, typer.Option("--size", help="small (~0.4M parameters) or bench (~50M, random weights).")
     ] = "small",
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the weights and the teaching.")] = 0,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a folder that already holds files (they are replaced)."),
+    ] = False,
 ) -> None:
     """Write a tiny checkpoint with the family's real architecture that loads offline with transformers."""
+    check_destination(directory, force)
     import time
 
     from rich.console import Console

@@ -1,6 +1,9 @@
 """Command builders that hand a GLM-V model to vLLM or SGLang (``glmv serve --engine vllm|sglang``).
 
-glmv does not imitate these engines; it builds the command the GLM-V recipes use and runs it:
+glmv does not imitate these engines; it builds the command the GLM-V recipes use and runs it. Both builders take
+one frozen :class:`LaunchOptions`; the parsers come from the family (GLM-4.1V-Base, which does not think, gets no
+reasoning parser; families without tools no tool-call parser), and the served name defaults to the family's
+usual name (``glm-4.6v-flash``), as the recipes serve it.
 
 - vLLM (``vllm serve``): ``--tensor-parallel-size``, the glm45 reasoning parser, the family's tool-call parser
   (``glm45`` / ``glm47``) with ``--enable-auto-tool-choice`` (families that call tools), ``--allowed-local-media-path``,
@@ -13,7 +16,8 @@ glmv does not imitate these engines; it builds the command the GLM-V recipes use
   SGLang has no local-media folder option: it reads server-side paths as given.
 
 The tensor-parallel size comes from the GPU count and memory and the model's weight size (the safetensors in a
-local folder; otherwise the family's bf16 size) unless given.
+local folder; otherwise the family's bf16 size) unless given. With no GPU visible (a dry run on a laptop) it is
+sized for 80 GiB GPUs from the weights alone (the 106B models get 4), and the command's notes say so.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from typing import Literal
 
 from glmv.errors import ConfigError, MissingDependencyError
 from glmv.families import Family, detect_family
+from glmv.settings import DEFAULT_HOST, DEFAULT_PORT
 
 __all__ = [
+    "REFERENCE_GPU_BYTES",
     "GpuInfo",
     "LaunchCommand",
+    "LaunchOptions",
     "build_command",
     "detect_gpus",
     "launch",
@@ -44,6 +51,11 @@ __all__ = [
 ]
 
 _HEADROOM = 1.25  # weights plus room for the KV cache, activations and the vision encoder
+_MAX_TP = 8  # GPUs in one node: tensor parallel stays inside it
+_GIB = 1024**3
+
+REFERENCE_GPU_BYTES = 80 * _GIB
+"""The GPU a launch is sized for when none is visible (the dry run on a laptop): an 80 GiB H100 / A100."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ def weight_bytes(model: str, family: Family) -> int:
         total = sum(path.stat().st_size for path in folder.glob("*.safetensors"))
         if total:
             return total
-    return int(family.parameters_b * 1e9 * 2)  # bf16: 2 bytes per parameter
+    return family.bf16_bytes
 
 
 def tensor_parallel_size(weights: int, gpus: GpuInfo) -> int:
@@ -106,105 +118,146 @@ def tensor_parallel_size(weights: int, gpus: GpuInfo) -> int:
     return size
 
 
-def _auto_tp(model: str, family: Family, tp: int | None, gpus: GpuInfo | None) -> int:
-    if tp is not None:
-        if tp < 1:
-            raise ConfigError(f"--tensor-parallel-size must be at least 1, got {tp}.")
-        return tp
-    return tensor_parallel_size(weight_bytes(model, family), gpus or detect_gpus())
+def _size_without_gpus(weights: int) -> int:
+    """The power of two of :data:`REFERENCE_GPU_BYTES` GPUs that holds the weights with headroom."""
+    size = 1
+    while size < _MAX_TP and size * REFERENCE_GPU_BYTES < weights * _HEADROOM:
+        size *= 2
+    return size
 
 
-def vllm_command(
-    model: str,
-    *,
-    family: Family | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    served_model_name: str | None = None,
-    api_key: str | None = None,
-    allowed_local_media_path: str | Path | None = None,
-    tensor_parallel: int | None = None,
-    gpus: GpuInfo | None = None,
-    max_model_len: int | None = None,
-    extra: tuple[str, ...] = (),
-) -> LaunchCommand:
-    """The ``vllm serve`` command for ``model`` (GLM-V recipe flags)."""
-    family = family or detect_family(model)
-    tp = _auto_tp(model, family, tensor_parallel, gpus)
-    argv = ["vllm", "serve", model, "--host", host, "--port", str(port)]
-    argv += ["--served-model-name", served_model_name or model, "--tensor-parallel-size", str(tp)]
-    argv += ["--reasoning-parser", "glm45"]
-    if family.tool_calls:
-        argv += ["--tool-call-parser", family.tool_call_shape, "--enable-auto-tool-choice"]
-    if allowed_local_media_path is not None:
-        argv += ["--allowed-local-media-path", str(Path(allowed_local_media_path).expanduser().resolve())]
+@dataclass(frozen=True)
+class LaunchOptions:
+    """Everything a vLLM / SGLang launch is given (each ``glmv serve`` option maps onto one field).
+
+    ``family`` defaults to the one detected from ``model``; ``served_model_name`` to the family's usual name
+    (``glm-4.6v-flash``, as the GLM-V recipes serve it; vLLM also accepts ``model`` as an alias).
+    ``tensor_parallel=None`` sizes it from ``gpus`` (detected when None) and the weights; with no GPU visible
+    it is sized from the model alone for :data:`REFERENCE_GPU_BYTES` GPUs, and the command's notes say so.
+    ``max_model_len`` defaults to the family's context length on vLLM (SGLang keeps its own).
+    ``thinking_budgets`` (SGLang) enables per-request thinking budgets: it runs client-sent code, so trusted
+    clients only. ``extra`` is appended to the command line unchanged.
+    """
+
+    model: str
+    family: Family | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    served_model_name: str | None = None
+    api_key: str | None = None
+    allowed_local_media_path: str | Path | None = None
+    tensor_parallel: int | None = None
+    gpus: GpuInfo | None = None
+    max_model_len: int | None = None
+    thinking_budgets: bool = False
+    extra: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.tensor_parallel is not None and self.tensor_parallel < 1:
+            raise ConfigError(f"--tensor-parallel-size must be at least 1, got {self.tensor_parallel}.")
+        object.__setattr__(self, "extra", tuple(self.extra))
+
+    @property
+    def resolved_family(self) -> Family:
+        """``family``, or the family detected from ``model``."""
+        return self.family or detect_family(self.model)
+
+    @property
+    def served_name(self) -> str:
+        """The model id clients send: ``served_model_name``, else the family's name."""
+        return self.served_model_name or self.resolved_family.name
+
+
+@dataclass(frozen=True)
+class _Plan:
+    family: Family
+    tensor_parallel: int
+    notes: tuple[str, ...]
+
+
+def _plan(options: LaunchOptions) -> _Plan:
+    family = options.resolved_family
+    if options.tensor_parallel is not None:
+        return _Plan(family, options.tensor_parallel, ())
+    weights = weight_bytes(options.model, family)
+    gpus = options.gpus or detect_gpus()
+    if gpus.count > 0:
+        size = tensor_parallel_size(weights, gpus)
+        if size * gpus.memory_bytes >= weights * _HEADROOM:
+            return _Plan(family, size, ())
+        note = (
+            f"The model's ~{weights / _GIB:.0f} GiB of weights need more than the {gpus.count} visible GPU(s) of "
+            f"{gpus.memory_bytes / _GIB:.0f} GiB hold; the launch will likely run out of memory."
+        )
+        return _Plan(family, size, (note,))
+    size = _size_without_gpus(weights)
+    note = (
+        f"No GPUs visible: tensor parallel {size} was sized from the model alone (~{weights / _GIB:.0f} GiB of "
+        f"weights on {REFERENCE_GPU_BYTES // _GIB} GiB GPUs); pass --tensor-parallel-size to choose."
+    )
+    return _Plan(family, size, (note,))
+
+
+def vllm_command(options: LaunchOptions) -> LaunchCommand:
+    """The ``vllm serve`` command for ``options.model`` (GLM-V recipe flags)."""
+    plan = _plan(options)
+    family, tp = plan.family, plan.tensor_parallel
+    model = options.model
+    names = [options.served_name] + ([model] if model != options.served_name else [])
+    argv = ["vllm", "serve", model, "--host", options.host, "--port", str(options.port)]
+    argv += ["--served-model-name", *names, "--tensor-parallel-size", str(tp)]
+    if family.reasoning_parser:
+        argv += ["--reasoning-parser", family.reasoning_parser]
+    if family.tool_call_parser:
+        argv += ["--tool-call-parser", family.tool_call_parser, "--enable-auto-tool-choice"]
+    if options.allowed_local_media_path is not None:
+        folder = Path(options.allowed_local_media_path).expanduser().resolve()
+        argv += ["--allowed-local-media-path", str(folder)]
     argv += ["--mm-processor-cache-type", "shm"]
     if tp > 1:
         argv += ["--mm-encoder-tp-mode", "data"]
-        if family.model_type == "glm4v_moe":
+        if family.moe:
             argv += ["--enable-expert-parallel"]
-    argv += ["--max-model-len", str(max_model_len or family.context_length)]
-    if api_key:
-        argv += ["--api-key", api_key]
-    argv += list(extra)
+    argv += ["--max-model-len", str(options.max_model_len or family.context_length)]
+    if options.api_key:
+        argv += ["--api-key", options.api_key]
+    argv += list(options.extra)
     env = {"VLLM_VIDEO_LOADER_BACKEND": "glm4_6v"} if family.video_sampler == "glm46v" else {}
-    return LaunchCommand(argv, env)
+    return LaunchCommand(argv, env, list(plan.notes))
 
 
-def sglang_command(
-    model: str,
-    *,
-    family: Family | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    served_model_name: str | None = None,
-    api_key: str | None = None,
-    allowed_local_media_path: str | Path | None = None,
-    tensor_parallel: int | None = None,
-    gpus: GpuInfo | None = None,
-    max_model_len: int | None = None,
-    thinking_budgets: bool = False,
-    extra: tuple[str, ...] = (),
-) -> LaunchCommand:
-    """The ``python -m sglang.launch_server`` command for ``model`` (GLM-V README flags)."""
-    family = family or detect_family(model)
-    tp = _auto_tp(model, family, tensor_parallel, gpus)
-    argv = [
-        sys.executable,
-        "-m",
-        "sglang.launch_server",
-        "--model-path",
-        model,
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    argv += ["--served-model-name", served_model_name or model, "--tp-size", str(tp)]
-    argv += ["--reasoning-parser", "glm45"]
-    if family.tool_calls:
-        argv += ["--tool-call-parser", family.tool_call_shape]
+def sglang_command(options: LaunchOptions) -> LaunchCommand:
+    """The ``python -m sglang.launch_server`` command for ``options.model`` (GLM-V README flags)."""
+    plan = _plan(options)
+    family, tp = plan.family, plan.tensor_parallel
+    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", options.model]
+    argv += ["--host", options.host, "--port", str(options.port)]
+    argv += ["--served-model-name", options.served_name, "--tp-size", str(tp)]
+    if family.reasoning_parser:
+        argv += ["--reasoning-parser", family.reasoning_parser]
+    if family.tool_call_parser:
+        argv += ["--tool-call-parser", family.tool_call_parser]
     if tp > 1:
         argv += ["--mm-enable-dp-encoder"]
-    if max_model_len:
-        argv += ["--context-length", str(max_model_len)]
-    if thinking_budgets:
+    if options.max_model_len:
+        argv += ["--context-length", str(options.max_model_len)]
+    if options.thinking_budgets:
         argv += ["--enable-custom-logit-processor"]
-    if api_key:
-        argv += ["--api-key", api_key]
-    argv += list(extra)
-    notes = []
-    if allowed_local_media_path is not None:
+    if options.api_key:
+        argv += ["--api-key", options.api_key]
+    argv += list(options.extra)
+    notes = list(plan.notes)
+    if options.allowed_local_media_path is not None:
         notes.append("SGLang has no --allowed-local-media-path: it reads any server-side path it is sent.")
     return LaunchCommand(argv, {"SGLANG_VLM_CACHE_SIZE_MB": "1024"}, notes)
 
 
-def build_command(engine: Literal["vllm", "sglang"], model: str, **options: object) -> LaunchCommand:
-    """The launch command of ``engine`` (``vllm`` or ``sglang``) for ``model``."""
+def build_command(engine: Literal["vllm", "sglang"], options: LaunchOptions) -> LaunchCommand:
+    """The launch command of ``engine`` (``vllm`` or ``sglang``) for ``options``."""
     if engine == "vllm":
-        return vllm_command(model, **options)  # type: ignore[arg-type]
+        return vllm_command(options)
     if engine == "sglang":
-        return sglang_command(model, **options)  # type: ignore[arg-type]
+        return sglang_command(options)
     raise ConfigError(f"Unknown serving engine {engine!r}; choose glmv, vllm or sglang.")
 
 
