@@ -6,8 +6,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -16,17 +19,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_glmv_serve_subprocess_serves_models_with_its_key(tmp_path):
+@contextmanager
+def _serving(*options: str) -> Iterator[str]:
+    """``glmv serve OPTIONS`` in a subprocess on a free port; yields its root URL once /health answers."""
     port = _free_port()
-    command = [sys.executable, "-m", "glmv", "serve", "-m", "scripted:glm-4.6v", "--port", str(port)]
-    command += [
-        "--api-key",
-        "k",
-        "--served-model-name",
-        "glm-cli",
-        "--allowed-local-media-path",
-        str(tmp_path),
-    ]
+    command = [sys.executable, "-m", "glmv", "serve", *options, "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         root = f"http://127.0.0.1:{port}"
@@ -40,12 +37,62 @@ def test_glmv_serve_subprocess_serves_models_with_its_key(tmp_path):
                 pass
             assert time.monotonic() < deadline, "glmv serve did not start"
             time.sleep(0.2)
-        models = httpx.get(f"{root}/v1/models", headers={"Authorization": "Bearer k"}).json()
-        assert [m["id"] for m in models["data"]] == ["glm-cli"]
-        assert httpx.get(f"{root}/v1/models").status_code == 401
+        yield root
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_glmv_serve_subprocess_serves_models_with_its_key(tmp_path):
+    options = ["-m", "scripted:glm-4.6v", "--api-key", "k", "--served-model-name", "glm-cli"]
+    with _serving(*options, "--allowed-local-media-path", str(tmp_path)) as root:
+        models = httpx.get(f"{root}/v1/models", headers={"Authorization": "Bearer k"}).json()
+        assert [m["id"] for m in models["data"]] == ["glm-cli"]
+        assert httpx.get(f"{root}/v1/models").status_code == 401
+
+
+def test_glmv_serve_names_the_model_after_its_family_and_accepts_the_model_path(tmp_path):
+    """The README's `glmv chat --api ... -m glm-4.6v-flash` works against `glmv serve -m PATH`.
+
+    Nothing is queued in the subprocess's scripted engine, so a request that reaches it is answered with its
+    "no reply left" error; a request for a model the server does not serve never gets there (404).
+    """
+    with _serving("-m", "scripted", "--family", "glm-4.6v-flash") as root:
+        models = httpx.get(f"{root}/v1/models").json()
+        assert [m["id"] for m in models["data"]] == ["glm-4.6v-flash"]
+        for name, reached in (("glm-4.6v-flash", True), ("scripted", True), ("glm-4.5v", False)):
+            body = {"model": name, "messages": [{"role": "user", "content": "Hi"}]}
+            reply = httpx.post(f"{root}/v1/chat/completions", json=body, timeout=20)
+            assert ("no reply left" in reply.text) is reached, (name, reply.text)
+            assert (reply.status_code == 404) is not reached
+
+
+def test_glmv_serve_with_an_unknown_family_says_which_exist():
+    result = subprocess.run(
+        [sys.executable, "-m", "glmv", "serve", "-m", "scripted", "--family", "glm-5v"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Choose one of: glm-4.1v-thinking" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("hidden", ["fastapi", "uvicorn", "prometheus_client"])
+def test_glmv_serve_without_the_serve_extra_says_what_to_install(hidden):
+    """Run as if ``hidden`` were not installed (``sys.modules[name] = None`` makes its import fail)."""
+    program = (
+        f"import sys; sys.modules[{hidden!r}] = None; "
+        "sys.argv = ['glmv', 'serve', '-m', 'scripted']; "
+        "from glmv.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    error = " ".join(result.stderr.split())
+    assert result.returncode == 1, result.stderr
+    assert f"{hidden} (needed by glmv serve) is not installed" in error
+    assert "pip install 'glmv[serve]'" in error
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_allowed_media_folder_is_a_clear_error(tmp_path):

@@ -1,7 +1,12 @@
-"""``glmv serve``: an OpenAI-compatible server on the in-process engine, or vLLM / SGLang launched for the model."""
+"""``glmv serve``: an OpenAI-compatible server on the in-process engine, or vLLM / SGLang launched for the model.
+
+The served name (the ``model`` clients send) defaults to the family's usual name (``glm-4.6v-flash``), as the
+GLM-V recipes serve it; the model path or hub id given with ``-m`` is accepted as well.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +14,13 @@ from typing import Annotated
 import typer
 
 from glmv.cli import app
-from glmv.settings import DEFAULT_HOST, DEFAULT_MODEL, DEFAULT_PORT
+from glmv.settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MODEL,
+    DEFAULT_PORT,
+)
 
 
 class ServeEngine(str, Enum):
@@ -21,13 +32,20 @@ class ServeEngine(str, Enum):
 @app.command("serve")
 def serve_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Hub id or checkpoint folder.")] = DEFAULT_MODEL,
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="The GLM-V family (glm-4.6v-flash, ...) when the model's name or config does not say."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
     api_key: Annotated[
         str | None, typer.Option(help="Require 'Authorization: Bearer KEY'.", envvar="GLMV_API_KEY")
     ] = None,
     served_model_name: Annotated[
-        str | None, typer.Option(help="The model id clients send (default: --model).")
+        str | None,
+        typer.Option(help="The model id clients send (default: the family's name, e.g. glm-4.6v-flash)."),
     ] = None,
     allowed_local_media_path: Annotated[
         Path | None, typer.Option(help="The only folder file:// media may come from (none by default).")
@@ -35,8 +53,12 @@ def serve_command(
     allow_private_media_urls: Annotated[
         bool, typer.Option(help="Let media URLs reach loopback and private addresses.")
     ] = False,
-    max_concurrency: Annotated[int, typer.Option(help="Generations running at once.")] = 64,
-    max_queue: Annotated[int, typer.Option(help="Requests waiting beyond that; more get 429.")] = 256,
+    max_concurrency: Annotated[
+        int, typer.Option(help="Generations running at once.")
+    ] = DEFAULT_MAX_CONCURRENCY,
+    max_queue: Annotated[
+        int, typer.Option(help="Requests waiting beyond that; more get 429.")
+    ] = DEFAULT_MAX_QUEUE,
     engine: Annotated[
         ServeEngine, typer.Option(help="glmv (in-process), or launch vllm / sglang.")
     ] = ServeEngine.glmv,
@@ -55,12 +77,15 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve a GLM-V model over the OpenAI chat API (POST /v1/chat/completions, GET /v1/models, /health, /metrics)."""
-    if engine is not ServeEngine.glmv:
-        from glmv.engine.launch import build_command, launch
+    from glmv.families import get_family
 
-        command = build_command(
-            engine.value,
+    chosen = get_family(family) if family is not None else None
+    if engine is not ServeEngine.glmv:
+        from glmv.engine.launch import LaunchOptions, build_command, launch
+
+        options = LaunchOptions(
             model,
+            family=chosen,
             host=host,
             port=port,
             served_model_name=served_model_name,
@@ -68,6 +93,7 @@ def serve_command(
             allowed_local_media_path=allowed_local_media_path,
             tensor_parallel=tensor_parallel_size,
         )
+        command = build_command(engine.value, options)
         for note in command.notes:
             typer.echo(f"# {note}", err=True)
         if dry_run:
@@ -76,17 +102,22 @@ def serve_command(
         launch(engine.value, command)
         return
 
+    from glmv.errors import require
+
+    require("fastapi", "uvicorn", "prometheus_client", extra="serve", purpose="glmv serve")
     from glmv.engine.open import open_engine
     from glmv.server import ServerSettings, run_server
 
-    settings = ServerSettings(
-        model_name=served_model_name or model,
+    settings = ServerSettings(  # checked before the model loads: a bad option fails at once
         api_key=api_key,
         allowed_local_media_path=allowed_local_media_path,
         allow_private_media_urls=allow_private_media_urls,
         max_concurrency=max_concurrency,
         max_queue=max_queue,
     )
-    options = {"device": device, "dtype": dtype, "max_batch_size": max_batch_size}
-    engine_options = {key: value for key, value in options.items() if value is not None}
-    run_server(open_engine(model, **engine_options), settings, host=host, port=port)
+    options = {"family": chosen, "device": device, "dtype": dtype, "max_batch_size": max_batch_size}
+    served = open_engine(model, **{key: value for key, value in options.items() if value is not None})
+    served_family = getattr(served, "family", None)
+    name = served_model_name or (served_family.name if served_family is not None else model)
+    settings = replace(settings, model_name=name, model_aliases=(model,) if model != name else ())
+    run_server(served, settings, host=host, port=port)

@@ -14,6 +14,7 @@ from types import TracebackType
 from glmv.engine.types import Engine
 from glmv.errors import EngineError
 from glmv.server.config import ServerSettings
+from glmv.settings import DEFAULT_HOST
 
 __all__ = ["BackgroundServer"]
 
@@ -22,7 +23,7 @@ class BackgroundServer:
     """uvicorn serving ``create_app(engine, settings)`` in a thread; ``base_url`` ends in ``/v1``."""
 
     def __init__(
-        self, engine: Engine, settings: ServerSettings | None = None, host: str = "127.0.0.1"
+        self, engine: Engine, settings: ServerSettings | None = None, host: str = DEFAULT_HOST
     ) -> None:
         import uvicorn
 

@@ -36,6 +36,7 @@ class EngineStream:
         self._cancelled = threading.Event()
         self._engine = engine
         self._request = request
+        self._finished = False
         self.done = self._loop.run_in_executor(executor, self._run)
 
     def _put(self, item: object) -> None:
@@ -65,6 +66,11 @@ class EngineStream:
         """Stop generating for this request (the engine sees its generator closed)."""
         self._cancelled.set()
 
+    @property
+    def finished(self) -> bool:
+        """Whether the consumer has seen the end of the stream (its last chunk or the engine's error)."""
+        return self._finished
+
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._iterate()
 
@@ -72,7 +78,9 @@ class EngineStream:
         while True:
             item = await self._queue.get()
             if item is _END:
+                self._finished = True
                 return
             if isinstance(item, _Failure):
+                self._finished = True
                 raise item.error
             yield item  # type: ignore[misc]

@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from glmv.errors import ConfigError
+from glmv.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_N,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_RETRY_AFTER,
+)
+
 __all__ = ["ServerSettings"]
 
 
@@ -12,7 +21,8 @@ __all__ = ["ServerSettings"]
 class ServerSettings:
     """How the server admits, authenticates and feeds requests.
 
-    ``model_name`` is the id clients send as ``model`` (and ``GET /v1/models`` lists); ``api_key`` when set
+    ``model_name`` is the id clients send as ``model`` (and ``GET /v1/models`` lists); requests naming one of
+    ``model_aliases`` (``glmv serve`` adds the model path it loaded) are served too. ``api_key`` when set
     must come as ``Authorization: Bearer KEY``; ``allowed_local_media_path`` is the only folder ``file://``
     media may come from (none by default); ``allow_private_media_urls`` lets media URLs reach loopback and
     private addresses. At most ``max_concurrency`` generations run at once and ``max_queue`` more wait;
@@ -20,18 +30,18 @@ class ServerSettings:
     """
 
     model_name: str = "glmv"
+    model_aliases: tuple[str, ...] = ()
     api_key: str | None = None
     allowed_local_media_path: Path | None = None
     allow_private_media_urls: bool = False
-    max_concurrency: int = 64
-    max_queue: int = 256
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_n: int = 8
-    retry_after: float = 1.0
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_queue: int = DEFAULT_MAX_QUEUE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_n: int = DEFAULT_MAX_N
+    retry_after: float = DEFAULT_RETRY_AFTER
 
     def __post_init__(self) -> None:
-        from glmv.errors import ConfigError
-
+        object.__setattr__(self, "model_aliases", tuple(self.model_aliases))
         if self.max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {self.max_concurrency}.")
         if self.max_queue < 0:
@@ -43,3 +53,7 @@ class ServerSettings:
                     f"--allowed-local-media-path {folder} is not a folder; create it or fix the path."
                 )
             object.__setattr__(self, "allowed_local_media_path", folder)
+
+    def serves(self, model: str) -> bool:
+        """Whether a request naming ``model`` is for this server (its name or one of its aliases)."""
+        return model == self.model_name or model in self.model_aliases

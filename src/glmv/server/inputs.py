@@ -10,6 +10,9 @@ The engine never sees a URL or path a user sent. An unknown part type is a 400 t
 ``tool_choice``: ``"auto"`` (the default with tools) and ``"none"`` (the tools are not shown to the model)
 are supported. ``"required"`` and a named function are rejected with a 400: GLM writes tool calls as XML
 that no grammar enforces here, and silently not enforcing them (as vLLM's glm45 parser does) would mislead.
+
+``skip_special_tokens: false`` asks for the box markers to stay in ``content`` (as vLLM and SGLang decode it):
+the request carries ``keep_box_markers=True`` and the engine's one parse honours it.
 """
 
 from __future__ import annotations
@@ -110,4 +113,5 @@ def build_request(body: ChatCompletionRequest, policy: Any, family: Family | Non
         enable_thinking=body.enable_thinking,
         thinking_budget=body.budget,
         model=model,
+        keep_box_markers=not body.skip_special_tokens,
     )
