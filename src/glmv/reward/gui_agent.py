@@ -5,6 +5,12 @@ Each datasource has an ``*_extract(response, question=None)`` and a
 file-based verifiers (``scripts/gui_agent/{AndroidWorld,OSWorld,WebVoyager}.py``) define. The ground truth is
 a model-style response too and goes through the same ``*_extract`` before it reaches ``*_judge``.
 
+The action grammars live in :mod:`glmv.actions`, shared with the GUI agent: ``*_extract`` reads the box
+with :func:`glmv.actions.read_action` (not strict, so what was written is kept for the official rules) and
+returns the official dict (AndroidWorld, OSWorld) or text (WebVoyager); ``*_judge`` turns both sides into
+typed :class:`~glmv.actions.Action` objects and scores them with :func:`score_android_world`,
+:func:`score_osworld` or :func:`score_webvoyager`, which the agent can call on its own parsed actions.
+
 Contract:
 
 - ``*_extract`` never raises. It returns ``None`` unless the response holds exactly one
@@ -44,10 +50,7 @@ Where the official scripts misbehave this module does what they meant:
 
 from __future__ import annotations
 
-import ast
-import json
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
@@ -55,6 +58,10 @@ from typing import Any
 
 from rapidfuzz.distance import LCSseq, Levenshtein
 
+from glmv.actions import Action, ActionParseError, read_action
+from glmv.actions.desktop import desktop_kind
+from glmv.actions.mobile import mobile_action
+from glmv.actions.web import match_web_action
 from glmv.output.boxes import extract_boxed
 
 __all__ = [
@@ -66,6 +73,9 @@ __all__ = [
     "lcs_ratio",
     "osworld_extract",
     "osworld_judge",
+    "score_android_world",
+    "score_osworld",
+    "score_webvoyager",
     "text_similarity",
     "webvoyager_extract",
     "webvoyager_judge",
@@ -167,80 +177,22 @@ def _single_box(response: object) -> str | None:
 
 # --- AndroidWorld -------------------------------------------------------------------------------------------
 
-_FIRST_BOX_2D = re.compile(r"\[\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]\]")
-_JSON_CONSTANTS = {"true": True, "false": False, "null": None}
-_JSON_WORDS = {"True": "true", "False": "false", "None": "null"}
-# a double-quoted string (kept), a single-quoted string (group 1) or a Python constant (group 2)
-_PYTHON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'((?:[^\'\\]|\\.)*)\'|\b(True|False|None)\b', re.DOTALL)
-_ESCAPE_OR_QUOTE = re.compile(r'\\.|"', re.DOTALL)
-_MAX_LITERAL_CHARS = 20_000
-
-
-class _JsonConstants(ast.NodeTransformer):
-    """Turns the names ``true`` / ``false`` / ``null`` into constants so ``ast.literal_eval`` accepts them."""
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id in _JSON_CONSTANTS:
-            return ast.copy_location(ast.Constant(_JSON_CONSTANTS[node.id]), node)
-        return node
-
-
-def _strip_leading_zeros(match: re.Match[str]) -> str:
-    return "[[" + ",".join(str(int(group)) for group in match.groups()) + "]]"
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    token = match[0]
-    return '\\"' if token == '"' else "'" if token == "\\'" else token
-
-
-def _python_token_as_json(match: re.Match[str]) -> str:
-    if match[2] is not None:
-        return _JSON_WORDS[match[2]]
-    if match[1] is None:
-        return match[0]
-    return '"' + _ESCAPE_OR_QUOTE.sub(_json_escape, match[1]) + '"'
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a Python literal")
-
-
-def _python_literal(text: str) -> Any:
-    """``text`` read as a Python literal, ``true`` / ``false`` / ``null`` allowed; None when it is not one.
-
-    The common case (single-quoted strings, ``True`` / ``False`` / ``None``) is rewritten to JSON and read by
-    ``json.loads``, ten times faster than ``ast``; anything JSON cannot hold goes through ``ast.literal_eval``.
-    """
-    if len(text) > _MAX_LITERAL_CHARS:
-        return None
-    try:
-        if "\\/" in text:  # JSON reads \/ as /, Python keeps the backslash
-            raise ValueError("not JSON-compatible")
-        return json.loads(_PYTHON_TOKEN.sub(_python_token_as_json, text), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        pass
-    try:
-        return ast.literal_eval(_JsonConstants().visit(ast.parse(text, mode="eval")))
-    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
-        return None
-
 
 def android_world_extract(response: str, question: str | None = None) -> dict | None:
     """The mobile action dict in the response's box, e.g. ``{"action_type": "click", "box_2d": [[…]]}``.
 
-    Leading zeros in the first ``[[a, b, c, d]]`` are dropped, then the text is read as JSON or, failing that,
-    as a Python literal (``true`` / ``false`` / ``null`` allowed). None unless that gives a dict.
+    The box is read by :mod:`glmv.actions` (dialect ``glm-mobile``, not strict: every key is kept as
+    written): leading zeros in the first ``[[a, b, c, d]]`` are dropped, then the text is read as JSON or,
+    failing that, as a Python literal (``true`` / ``false`` / ``null`` allowed). None unless that gives a
+    dict.
     """
     content = _single_box(response)
     if content is None:
         return None
-    content = _FIRST_BOX_2D.sub(_strip_leading_zeros, content, count=1)
     try:
-        value = json.loads(content)
-    except (ValueError, RecursionError):
-        value = _python_literal(content)
-    return value if isinstance(value, dict) else None
+        return dict(read_action(content, "glm-mobile", strict=False).arguments)
+    except ActionParseError:
+        return None
 
 
 def _valid_box_2d(value: object) -> list[int] | None:
@@ -257,41 +209,42 @@ def _valid_box_2d(value: object) -> list[int] | None:
     return list(box)
 
 
-def _check_android_world_gt(gt: object) -> dict:
-    if not isinstance(gt, dict) or "action_type" not in gt:
+def _check_android_world_gt(gt: Action) -> None:
+    written = gt.arguments
+    if "action_type" not in written:
         raise ValueError(
             f"AndroidWorld ground truth must be the action dict android_world_extract() returns, with an "
-            f"'action_type'; got {gt!r}. Fix the data row."
+            f"'action_type'; got {dict(written)!r}. Fix the data row."
         )
-    if "box_2d" in gt and _valid_box_2d(gt["box_2d"]) is None:
+    if "box_2d" in written and _valid_box_2d(written["box_2d"]) is None:
         raise ValueError(
             f"AndroidWorld ground truth box_2d must be [[x1, y1, x2, y2]] with ints in 0-999, x1 <= x2 and "
-            f"y1 <= y2; got {gt['box_2d']!r}. Fix the data row."
+            f"y1 <= y2; got {written['box_2d']!r}. Fix the data row."
         )
-    if "text" in gt and not isinstance(gt["text"], str):
+    if "text" in written and gt.text is None:
         raise ValueError(
-            f"AndroidWorld ground truth text must be a string; got {gt['text']!r}. Fix the data row."
+            f"AndroidWorld ground truth text must be a string; got {written['text']!r}. Fix the data row."
         )
-    return gt
 
 
-def android_world_judge(
-    extracted: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
-) -> float:
-    """Product over the ground truth's keys of the per-key scores; 0.0 unless the key sets are identical.
+def score_android_world(pred: Action | None, gt: Action) -> float:
+    """The AndroidWorld score of a predicted mobile action against the ground-truth one.
 
-    Raises ValueError for a malformed ground truth (not an action dict, or an invalid ``box_2d`` / ``text``).
+    Scored on the parameters as written (:attr:`Action.arguments`, as the official verifier does): 0.0
+    unless the key sets are identical; per key equal → 1, ``text`` → :func:`lcs_ratio`, ``box_2d`` → IoU
+    (4 ints in 0–999, x1 ≤ x2, y1 ≤ y2, else 0), any other difference → 0; the product. Raises ValueError
+    for a malformed ground truth.
     """
-    gt = _check_android_world_gt(ground_truth)
-    if not isinstance(extracted, dict) or extracted.keys() != gt.keys():
+    _check_android_world_gt(gt)
+    if pred is None or pred.arguments.keys() != gt.arguments.keys():
         return 0.0
     reward = 1.0
-    for key, gt_value in gt.items():
-        value = extracted[key]
+    for key, gt_value in gt.arguments.items():
+        value = pred.arguments[key]
         if value == gt_value:
             continue
         if key == "text":
-            reward *= lcs_ratio(value, gt_value) if isinstance(value, str) else 0.0
+            reward *= lcs_ratio(pred.text, gt_value) if pred.text is not None else 0.0
         elif key == "box_2d":
             box = _valid_box_2d(value)
             reward *= box_iou(box, gt_value[0]) if box is not None else 0.0
@@ -302,89 +255,69 @@ def android_world_judge(
     return reward
 
 
+def android_world_judge(
+    extracted: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
+) -> float:
+    """Product over the ground truth's keys of the per-key scores; 0.0 unless the key sets are identical.
+
+    Both dicts become typed actions (:func:`glmv.actions.mobile.mobile_action`) scored by
+    :func:`score_android_world`. Raises ValueError for a malformed ground truth (not an action dict, or an
+    invalid ``box_2d`` / ``text``).
+    """
+    if not isinstance(ground_truth, dict):
+        raise ValueError(
+            f"AndroidWorld ground truth must be the action dict android_world_extract() returns, with an "
+            f"'action_type'; got {ground_truth!r}. Fix the data row."
+        )
+    gt = mobile_action(ground_truth, strict=False)
+    pred = mobile_action(extracted, strict=False) if isinstance(extracted, dict) else None
+    return score_android_world(pred, gt)
+
+
 # --- OSWorld ------------------------------------------------------------------------------------------------
 
 _CLICKS = frozenset({"left_click", "left_double_click", "right_click", "middle_click", "hover"})
 _KEYS = frozenset({"key", "hotkey"})
 _NO_ARGUMENT = frozenset({"WAIT", "DONE", "FAIL"})
-_OS_NAME = re.compile(r"(\w+)\(")
-_OS_ELEMENT = re.compile(r"element_info='(.*?)'")
-_OS_START = re.compile(r"start_box='\[(\d+),\s*(\d+)\]'")
-_OS_END = re.compile(r"end_box='\[(\d+),\s*(\d+)\]'")
-_OS_DIRECTION = re.compile(r"direction='(\w+)'")
-_OS_STEP = re.compile(r"step=(\d+)")
-_OS_CONTENT = re.compile(r"content='((?:\\.|[^'\\])*)'")
-_OS_KEYS_ARG = re.compile(r"keys='(.*?)'")
-_NOT_BRACKET = re.compile(r"[^\[\]]+")
 
 
-def _properly_closed(text: str) -> bool:
-    """Unescaped single quotes come in pairs and square brackets balance (the official gate)."""
-    if (text.count("'") - text.count("\\'")) % 2:
-        return False
-    opens = text.count("[")
-    if opens != text.count("]"):
-        return False
-    if opens <= 1:  # the common cases: no brackets, or one pair that must open before it closes
-        return opens == 0 or text.index("[") < text.index("]")
-    depth = 0
-    for char in _NOT_BRACKET.sub("", text):
-        depth += 1 if char == "[" else -1
-        if depth < 0:
-            return False
-    return True
-
-
-def _point(pattern: re.Pattern[str], params: str) -> list[int] | None:
-    match = pattern.search(params)
-    return [int(match[1]), int(match[2])] if match else None
+def _osworld_record(action: Action) -> dict[str, Any]:
+    """The official extract's dict of a desktop action (only the parameters that parsed)."""
+    record: dict[str, Any] = {"action_type": action.name}
+    if action.element is not None:
+        record["element_info"] = action.element
+    if action.kind == "drag":
+        if action.point is not None and action.end_point is not None:
+            record["start_coordinates"] = list(action.point)
+            record["end_coordinates"] = list(action.end_point)
+    elif action.point is not None:
+        record["coordinates"] = list(action.point)
+    if action.direction is not None:
+        record["direction"] = action.direction
+    if action.steps is not None:
+        record["step"] = action.steps
+    if action.text is not None:
+        record["content"] = action.text
+    if "keys" in action.arguments:
+        record["keys"] = action.arguments["keys"]
+    return record
 
 
 def osworld_extract(response: str, question: str | None = None) -> dict | None:
     """The desktop action in the response's box as a dict, e.g. ``{"action_type": "left_click",
     "coordinates": [512, 300], "element_info": "OK"}``.
 
-    The box must hold one line ``name(...)`` with balanced quotes and brackets, else None. Parameters that do
-    not parse are left out (``left_click()`` gives just the type), so the judge scores them 0.
+    The box is read by :mod:`glmv.actions` (dialect ``glm-pc``, not strict): it must hold one line
+    ``name(...)`` with balanced quotes and brackets, else None. Parameters that do not parse are left out
+    (``left_click()`` gives just the type), so the judge scores them 0.
     """
     content = _single_box(response)
-    if not content or "\n" in content or not _properly_closed(content):
+    if not content:
         return None
-    name = _OS_NAME.match(content)
-    if name is None:
+    try:
+        return _osworld_record(read_action(content, "glm-pc", strict=False))
+    except ActionParseError:
         return None
-    action_type = name[1]
-    params = content[name.end() : -1] if content.endswith(")") else ""
-    result: dict[str, Any] = {"action_type": action_type}
-    element = _OS_ELEMENT.search(params)
-    if element:
-        result["element_info"] = element[1]
-    if action_type in _CLICKS:
-        start = _point(_OS_START, params)
-        if start:
-            result["coordinates"] = start
-    elif action_type == "left_drag":
-        start, end = _point(_OS_START, params), _point(_OS_END, params)
-        if start and end:
-            result["start_coordinates"] = start
-            result["end_coordinates"] = end
-    elif action_type == "scroll":
-        start, direction = _point(_OS_START, params), _OS_DIRECTION.search(params)
-        if start and direction:
-            result["coordinates"] = start
-            result["direction"] = direction[1]
-            step = _OS_STEP.search(params)
-            if step:
-                result["step"] = int(step[1])
-    elif action_type == "type":
-        typed = _OS_CONTENT.search(params)
-        if typed:
-            result["content"] = typed[1].replace("\\'", "'")
-    elif action_type in _KEYS:
-        keys = _OS_KEYS_ARG.search(params)
-        if keys:
-            result["keys"] = keys[1]
-    return result
 
 
 def _no_argument(action_type: str) -> bool:
@@ -433,13 +366,97 @@ def _osworld_problem(action: object) -> str | None:
     return None
 
 
+def _osworld_action(record: dict[str, Any]) -> Action:
+    """The typed action of a usable OSWorld dict (see :func:`_osworld_problem`): its needed fields only."""
+    name = record["action_type"]
+    fields: dict[str, Any] = {}
+    if name in _CLICKS or name == "scroll":
+        fields["point"] = tuple(record["coordinates"])
+    if name == "left_drag":
+        fields["point"] = tuple(record["start_coordinates"])
+        fields["end_point"] = tuple(record["end_coordinates"])
+    if name == "scroll":
+        fields["direction"] = record["direction"]
+        fields["steps"] = record.get("step")
+    if name == "type":
+        fields["text"] = record["content"]
+    arguments = {"keys": record["keys"]} if name in _KEYS else {}
+    return Action(kind=desktop_kind(name), name=name, dialect="glm-pc", arguments=arguments, **fields)
+
+
+def _osworld_action_problem(action: Action) -> str | None:
+    """What a typed desktop action lacks for OSWorld scoring; None when it is complete."""
+    required = _required_osworld_fields(action.name)
+    if required is None:
+        return f"{action.name!r} is not an OSWorld action type"
+    present = {
+        "coordinates": action.point is not None,
+        "start_coordinates": action.point is not None,
+        "end_coordinates": action.end_point is not None,
+        "direction": action.direction is not None,
+        "content": action.text is not None,
+        "keys": isinstance(action.arguments.get("keys"), str),
+    }
+    for field in required:
+        if not present[field]:
+            return f"{action.name} needs a valid {field} (did its arguments parse?)"
+    if action.steps is not None and action.steps < 0:
+        return "a scroll step must be a non-negative int"
+    return None
+
+
+def score_osworld(pred: Action | None, gt: Action) -> float:
+    """The OSWorld score of a predicted desktop action against the ground-truth one (0.0 on a name mismatch).
+
+    Clicks score :func:`click_similarity` of the points, drags the geometric mean of start and end, scrolls
+    ``coord × direction × step`` (a missing predicted step counts as 5), typing :func:`text_similarity`,
+    keys a case-insensitive match of what was written; ``WAIT`` / ``DONE`` / ``FAIL`` / ``finished`` 1.
+    Raises ValueError for a ground truth that lacks what its action needs or has a scroll step of 0.
+    """
+    problem = _osworld_action_problem(gt)
+    if problem is None and gt.steps == 0:
+        problem = "a ground-truth scroll step must be positive"
+    if problem is not None:
+        raise ValueError(f"OSWorld ground truth is malformed: {problem}; got {gt!r}. Fix the data row.")
+    if pred is None or _osworld_action_problem(pred) is not None:
+        return 0.0
+    return _score_complete_osworld(pred, gt)
+
+
+def _score_complete_osworld(pred: Action, gt: Action) -> float:
+    """:func:`score_osworld` of two actions known to be complete (the ground truth's step positive)."""
+    if pred.name != gt.name:
+        return 0.0
+    action_type = gt.name
+    if action_type in _CLICKS:
+        return click_similarity(pred.point, gt.point)
+    if action_type == "left_drag":
+        start = click_similarity(pred.point, gt.point)
+        end = click_similarity(pred.end_point, gt.end_point)
+        return (start * end) ** 0.5
+    if action_type == "scroll":
+        if pred.direction != gt.direction:
+            return 0.0
+        step_sim = 1.0
+        if gt.steps is not None:
+            predicted = 5 if pred.steps is None else pred.steps
+            step_sim = max(0.0, 1.0 - abs(predicted - gt.steps) / (gt.steps * 2))
+        return click_similarity(pred.point, gt.point) * step_sim
+    if action_type == "type":
+        return text_similarity(pred.text, gt.text)
+    if action_type in _KEYS:
+        return 1.0 if pred.arguments["keys"].lower() == gt.arguments["keys"].lower() else 0.0
+    return 1.0
+
+
 def osworld_judge(
     extracted: Any, ground_truth: Any, question: str | None = None, image_file: Any = None
 ) -> float:
     """The OSWorld score of a predicted desktop action against the ground truth (0.0 on a type mismatch).
 
-    Raises ValueError for a malformed ground truth: not an action dict, an unknown action type, missing or
-    unparsed arguments, a scroll step that is not a positive int.
+    Both dicts become typed actions scored by :func:`score_osworld`. Raises ValueError for a malformed
+    ground truth: not an action dict, an unknown action type, missing or unparsed arguments, a scroll step
+    that is not a positive int.
     """
     problem = _osworld_problem(ground_truth)
     if problem is None and ground_truth.get("step", 1) == 0:
@@ -448,114 +465,17 @@ def osworld_judge(
         raise ValueError(
             f"OSWorld ground truth is malformed: {problem}; got {ground_truth!r}. Fix the data row."
         )
-    gt = ground_truth
-    action_type = gt["action_type"]
-    if _osworld_problem(extracted) is not None or extracted["action_type"] != action_type:
+    if _osworld_problem(extracted) is not None or extracted["action_type"] != ground_truth["action_type"]:
         return 0.0
-    if action_type in _CLICKS:
-        return click_similarity(extracted["coordinates"], gt["coordinates"])
-    if action_type == "left_drag":
-        start = click_similarity(extracted["start_coordinates"], gt["start_coordinates"])
-        end = click_similarity(extracted["end_coordinates"], gt["end_coordinates"])
-        return (start * end) ** 0.5
-    if action_type == "scroll":
-        if extracted["direction"] != gt["direction"]:
-            return 0.0
-        step_sim = 1.0
-        if "step" in gt:
-            step_sim = max(0.0, 1.0 - abs(extracted.get("step", 5) - gt["step"]) / (gt["step"] * 2))
-        return click_similarity(extracted["coordinates"], gt["coordinates"]) * step_sim
-    if action_type == "type":
-        return text_similarity(extracted["content"], gt["content"])
-    if action_type in _KEYS:
-        return 1.0 if extracted["keys"].lower() == gt["keys"].lower() else 0.0
-    return 1.0
+    return _score_complete_osworld(_osworld_action(extracted), _osworld_action(ground_truth))
 
 
 # --- WebVoyager ---------------------------------------------------------------------------------------------
 
-_POINT = r"point=\((\d+),\s*(\d+)\)"
-_BOX = r"(?:,\s*box=\[\[([^\]]+)\]\])?"
-_ELEMENT = r"(?:,\s*element_info='([^']*)')?"
-_WV_CLICK = re.compile(rf"CLICK\({_POINT}{_BOX}{_ELEMENT}\)")
-_WV_TYPE = re.compile(rf"TYPE\({_POINT}(?:,\s*text='([^']*)')?{_BOX}{_ELEMENT}\)")
-_WV_KEY = re.compile(r"KEY_PRESS\(key='([^']*)'\)")
-_WV_SCROLL = re.compile(rf"SCROLL_(DOWN|UP)\({_POINT}{_BOX}(?:,\s*distance=([^,\)]+))?{_ELEMENT}\)")
-_WV_ANSWER = re.compile(r"ANSWER\(content='([^']*)'\)")
-_SOM_CLICK = re.compile(r"Click \[?(\d+)\]?")
-_SOM_TYPE = re.compile(r"Type \[?(\d+)\]?[; ]+\[?(.[^\]]*)\]?", re.DOTALL)
-_SOM_KEY = re.compile(r"Key[; ]+\[?(.[^\]]*)\]?", re.DOTALL)
-_SOM_SCROLL = re.compile(r"Scroll \[?(\d+|WINDOW)\]?[; ]+\[?(up|down)\]?")
-_SOM_BARE = (("wait", "Wait"), ("goback", "GoBack"), ("google", "Google"), ("bing", "Bing"))
-_SOM_ANSWER = re.compile(r"ANSWER[; ]+<content>(.*?)</content>", re.DOTALL)
 
-# (grammar, kind, fields): grammar "new" (points) or "som" (set-of-marks labels)
-_WebAction = tuple[str, str, dict[str, Any]]
-
-
-def _parse_new_web_action(text: str) -> _WebAction | None:
-    if match := _WV_CLICK.search(text):
-        return "new", "click", {"point": (int(match[1]), int(match[2])), "element_info": match[4]}
-    if match := _WV_TYPE.search(text):
-        fields = {"point": (int(match[1]), int(match[2])), "text": match[3] or "", "element_info": match[5]}
-        return "new", "type", fields
-    if match := _WV_KEY.search(text):
-        return "new", "key", {"key": match[1]}
-    if match := _WV_SCROLL.search(text):
-        fields = {
-            "point": (int(match[2]), int(match[3])),
-            "direction": match[1].lower(),
-            "distance": match[5],
-        }
-        return "new", "scroll", fields
-    if match := _WV_ANSWER.search(text):
-        return "new", "answer", {"content": match[1]}
-    return None
-
-
-def _parse_som_web_action(text: str) -> _WebAction | None:
-    if match := _SOM_CLICK.search(text):
-        return "som", "click", {"label": int(match[1])}
-    if match := _SOM_TYPE.search(text):
-        return "som", "type", {"label": int(match[1]), "text": match[2]}
-    if match := _SOM_KEY.search(text):
-        return "som", "key", {"key": match[1]}
-    if match := _SOM_SCROLL.search(text):
-        return "som", "scroll", {"label": match[1], "direction": match[2]}
-    for kind, word in _SOM_BARE:
-        if text.startswith(word):
-            return "som", kind, {}
-    if match := _SOM_ANSWER.search(text):
-        return "som", "answer", {"content": match[1]}
-    return None
-
-
-def _parse_web_action(text: str) -> _WebAction | None:
-    return _parse_new_web_action(text) or _parse_som_web_action(text)
-
-
-def _distance(raw: str | None) -> float | None:
-    """A scroll distance as a float; None when absent; raises ValueError when it is not a number."""
-    return None if raw is None else float(raw)
-
-
-def _check_webvoyager_gt(gt: object) -> _WebAction:
-    action = _parse_web_action(gt) if isinstance(gt, str) else None
-    if action is None:
-        raise ValueError(
-            f"WebVoyager ground truth must be the action text webvoyager_extract() returns, in the new "
-            f"(CLICK(point=(x, y)), …) or set-of-marks (Click [n], …) grammar; got {gt!r}. Fix the data row."
-        )
-    if action[1] == "scroll" and action[0] == "new":
-        try:
-            distance = _distance(action[2]["distance"])
-        except ValueError:
-            distance = math.nan
-        if distance is not None and not math.isfinite(distance):
-            raise ValueError(
-                f"WebVoyager ground truth scroll distance is not a number: {gt!r}. Fix the data row."
-            )
-    return action
+def _unreadable_distance(action: Action) -> bool:
+    """A point-grammar scroll whose written ``distance`` is not a number."""
+    return action.distance is None and "distance" in action.arguments
 
 
 def webvoyager_extract(response: str, question: str | None = None) -> str | None:
@@ -563,33 +483,29 @@ def webvoyager_extract(response: str, question: str | None = None) -> str | None
     return _single_box(response)
 
 
-def _score_new_web_action(kind: str, pred: dict[str, Any], gt: dict[str, Any]) -> float:
+def _score_point_action(pred: Action, gt: Action) -> float:
+    kind = gt.kind
     if kind == "key":
-        key, gt_key = pred["key"].lower(), gt["key"].lower()
+        key, gt_key = pred.arguments["key"].lower(), gt.arguments["key"].lower()
         if key == gt_key:
             return 1.0
         return 0.05 if {key, gt_key} == {"return", "enter"} else 0.0
     if kind == "answer":
-        return lcs_ratio(pred["content"], gt["content"])
-    same_point = pred["point"] == gt["point"]
+        return lcs_ratio(pred.text, gt.text)
+    same_point = pred.point == gt.point
     if kind == "click":
         if same_point:
             return 1.0
-        same_element = gt["element_info"] is not None and pred["element_info"] == gt["element_info"]
-        return 0.05 if same_element else 0.0
+        return 0.05 if gt.element is not None and pred.element == gt.element else 0.0
     if kind == "type":
-        text_sim = lcs_ratio(pred["text"], gt["text"])
+        text_sim = lcs_ratio(pred.text, gt.text)
         if same_point:
             return text_sim
         return text_sim * 0.95 if text_sim > 0.05 else 0.05
     # scroll
-    if not same_point or pred["direction"] != gt["direction"]:
+    if not same_point or pred.direction != gt.direction or _unreadable_distance(pred):
         return 0.0
-    gt_distance = _distance(gt["distance"])
-    try:
-        distance = _distance(pred["distance"])
-    except ValueError:
-        return 0.0
+    distance, gt_distance = pred.distance, gt.distance
     if distance == gt_distance:
         return 1.0
     if distance is None or gt_distance is None:
@@ -597,18 +513,40 @@ def _score_new_web_action(kind: str, pred: dict[str, Any], gt: dict[str, Any]) -
     return max(0.0, 1.0 - abs(distance - gt_distance) / max(abs(distance), abs(gt_distance)))
 
 
-def _score_som_web_action(kind: str, pred: dict[str, Any], gt: dict[str, Any]) -> float:
+def _score_som_action(pred: Action, gt: Action) -> float:
+    kind = gt.kind
     if kind == "click":
-        return 1.0 if pred["label"] == gt["label"] else 0.0
+        return 1.0 if pred.label == gt.label else 0.0
     if kind == "type":
-        return lcs_ratio(pred["text"], gt["text"]) if pred["label"] == gt["label"] else 0.0
+        return lcs_ratio(pred.text, gt.text) if pred.label == gt.label else 0.0
     if kind == "key":
-        return 1.0 if pred["key"].lower() == gt["key"].lower() else 0.0
+        return 1.0 if pred.arguments["key"].lower() == gt.arguments["key"].lower() else 0.0
     if kind == "scroll":
-        return 1.0 if pred["label"] == gt["label"] and pred["direction"] == gt["direction"] else 0.0
+        same_label = pred.arguments["label"] == gt.arguments["label"]
+        return 1.0 if same_label and pred.direction == gt.direction else 0.0
     if kind == "answer":
-        return lcs_ratio(pred["content"], gt["content"])
+        return lcs_ratio(pred.text, gt.text)
     return 1.0
+
+
+def score_webvoyager(pred: Action | None, gt: Action) -> float:
+    """The WebVoyager score of a predicted web action against the ground-truth one.
+
+    0.0 unless both are the same action of the same grammar (dialect ``glm-web-point`` or ``glm-web``, same
+    name); then the exact-match rules with their 0.05 / 0.95 partial credits. Raises ValueError for a
+    ground truth that is no web action or whose scroll distance is not a number.
+    """
+    if gt.dialect not in ("glm-web-point", "glm-web"):
+        raise ValueError(f"WebVoyager ground truth must be a web action; got {gt!r}. Fix the data row.")
+    if _unreadable_distance(gt) or (gt.distance is not None and not math.isfinite(gt.distance)):
+        raise ValueError(
+            f"WebVoyager ground truth scroll distance is not a number: {gt.raw!r}. Fix the data row."
+        )
+    if pred is None or (pred.dialect, pred.name) != (gt.dialect, gt.name):
+        return 0.0
+    if gt.dialect == "glm-web-point":
+        return _score_point_action(pred, gt)
+    return _score_som_action(pred, gt)
 
 
 def webvoyager_judge(
@@ -616,13 +554,16 @@ def webvoyager_judge(
 ) -> float:
     """The WebVoyager score of a predicted web action against the ground truth (0.0 when the kinds differ).
 
-    Raises ValueError for a malformed ground truth (not a string, no action of either grammar, a scroll
-    distance that is not a number).
+    Both texts are read by :mod:`glmv.actions` (the point grammar first, then set-of-marks) and scored by
+    :func:`score_webvoyager`. Raises ValueError for a malformed ground truth (not a string, no action of
+    either grammar, a scroll distance that is not a number).
     """
-    grammar, kind, gt = _check_webvoyager_gt(ground_truth)
-    pred = _parse_web_action(extracted) if isinstance(extracted, str) else None
-    if pred is None or pred[0] != grammar or pred[1] != kind:
-        return 0.0
-    if grammar == "new":
-        return _score_new_web_action(kind, pred[2], gt)
-    return _score_som_web_action(kind, pred[2], gt)
+    gt = match_web_action(ground_truth) if isinstance(ground_truth, str) else None
+    if gt is None:
+        raise ValueError(
+            f"WebVoyager ground truth must be the action text webvoyager_extract() returns, in the new "
+            f"(CLICK(point=(x, y)), …) or set-of-marks (Click [n], …) grammar; got {ground_truth!r}. Fix the "
+            f"data row."
+        )
+    pred = match_web_action(extracted) if isinstance(extracted, str) else None
+    return score_webvoyager(pred, gt)
