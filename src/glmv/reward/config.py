@@ -33,6 +33,7 @@ from typing import Any
 
 from glmv.errors import ConfigError
 from glmv.reward.format import ANSWER_FORMATS
+from glmv.settings import DEFAULT_JUDGE_MODEL
 
 __all__ = [
     "LIMITS",
@@ -108,13 +109,13 @@ class ChartConfig(JudgeFields):
     answer_extraction_regex: str
     sympy_tolerance: float = 1e-5
     strict_boxed_extraction: bool = True
-    llm_model: StrOrList = "glm-4-flash"
+    llm_model: StrOrList = DEFAULT_JUDGE_MODEL
 
 
 @dataclass(frozen=True, kw_only=True)
 class CountingConfig(JudgeFields):
     strict_boxed_extraction: bool = True
-    llm_model: StrOrList = "glm-4-flash"
+    llm_model: StrOrList = DEFAULT_JUDGE_MODEL
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +130,7 @@ class GeneralConfig(VerifierConfig):
     llm_api_key: StrOrList
     llm_judge_url: StrOrList
     llm_judge_prompt_template: str
-    llm_model: StrOrList = "glm-4-flash"
+    llm_model: StrOrList = DEFAULT_JUDGE_MODEL
     llm_max_tokens: int = 10
     llm_temperature: float = 0.1
     llm_top_p: float = 1.0
