@@ -191,3 +191,62 @@ def test_model_that_cannot_be_loaded_is_a_one_line_error(tmp_path, model, messag
     assert result.returncode == 1
     assert "Error:" in result.stderr and message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_load_continues_a_saved_conversation(checkpoint, tmp_path):
+    from glmv.messages import Conversation
+    from glmv.output import parse_reply
+
+    conv = CONVERSATIONS["multi-turn"]  # "What is 2 + 2?" / "2 + 2 = 4." / "And 3 + 3?"
+    earlier = Conversation(FAMILY, settings={"temperature": 0})
+    earlier.ask(conv.messages[0]["content"])
+    earlier.answered(
+        parse_reply(f"<think>Two and two.</think>\n{conv.messages[1]['content']}", family=FAMILY)
+    )
+    saved = earlier.save(tmp_path / "sums.json")
+
+    code, out = chat("-m", checkpoint, "--load", str(saved), "-p", conv.messages[2]["content"], "--json")
+    assert code == 0
+    assert json.loads(out)["content"] == "3 + 3 = 6."  # the taught reply: history sent, its reasoning dropped
+    alone = json.loads(
+        chat("-m", checkpoint, "-p", conv.messages[2]["content"], "--temperature", "0", "--json")[1]
+    )
+    assert alone["content"] != "3 + 3 = 6."  # without the history the question alone is not the taught prompt
+
+
+def _truncated_png(folder: Path) -> list[str]:
+    (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    return ["-i", str(folder / "truncated.png")]
+
+
+def _garbage_pdf(folder: Path) -> list[str]:
+    (folder / "garbage.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    return ["--file", str(folder / "garbage.pdf")]
+
+
+def _broken_conversation(folder: Path) -> list[str]:
+    (folder / "saved.json").write_text('{"format": "glmv.conversation", "version": 1, "family": "glm-4.6v"}')
+    return ["--load", str(folder / "saved.json")]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_truncated_png, "truncated.png' is a truncated or corrupt PNG"),
+        (_garbage_pdf, "garbage.pdf': it is damaged or not a PDF"),
+        (_broken_conversation, "saved.json: missing key 'messages'"),
+    ],
+    ids=["truncated-png", "garbage-pdf", "broken-conversation-file"],
+)
+def test_a_bad_input_is_a_one_line_error_before_the_model_loads(tmp_path, make, message):
+    no_model = tmp_path / "no-model"  # loading it would fail with "has no config.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "glmv", "chat", "-m", str(no_model), "-p", "hi", *make(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    stderr = " ".join(result.stderr.split())
+    assert stderr.startswith("Error:") and message in stderr
+    assert "Traceback" not in result.stderr and "config.json" not in stderr

@@ -1,7 +1,9 @@
 """``glmv chat`` driven as a person would drive it: typed into a real terminal (tmux), read off the screen.
 
-A taught tiny GLM-4.6V-Flash checkpoint answers; the test attaches an image, has a two-turn conversation,
-saves it, clears it, switches thinking off and leaves — checking what the screen shows at each step.
+A taught tiny GLM-4.6V-Flash checkpoint answers the first test: it attaches an image, has a two-turn conversation,
+saves it, clears it, switches thinking off and leaves — checking what the screen shows at each step. The others talk
+(``--api``) to a real ``glmv serve`` on 127.0.0.1 whose scripted model repeats what it was sent: a conversation saved,
+left and continued with ``--load``, and bad attachments refused without ending the chat.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from glmv.engine.scripted import ScriptedEngine
 from glmv.testing import taught_conversations, taught_image
 
 pytestmark = pytest.mark.slow
@@ -118,11 +121,20 @@ def test_a_conversation_with_an_image_and_slash_commands(terminal, tmp_path):
     terminal.type("/save first.json")
     terminal.wait_for("Saved the conversation to first.json")
     saved = json.loads((tmp_path / "first.json").read_text())
-    assert [m["role"] for m in saved] == ["user", "assistant", "user", "assistant"]
-    assert saved[0]["content"][0] == {"type": "image_url", "image_url": {"url": str(red)}}
-    assert saved[0]["content"][-1] == {"type": "text", "text": grounding.messages[0]["content"][-1]["text"]}
-    assert saved[1]["content"] == grounding.reply
-    assert saved[2]["content"] == "What is 15 + 27?"
+    assert saved["format"] == "glmv.conversation" and saved["family"] == FAMILY
+    messages = saved["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[0]["content"][0] == {"type": "image_url", "image_url": {"url": str(red)}}
+    assert messages[0]["content"][-1] == {
+        "type": "text",
+        "text": grounding.messages[0]["content"][-1]["text"],
+    }
+    assert messages[1] == {  # the parsed reply, not raw GLM text
+        "role": "assistant",
+        "content": "The red square is at [[100,200,300,400]].",
+        "reasoning_content": "The red square is in the picture.",
+    }
+    assert messages[2]["content"] == "What is 15 + 27?"
 
     terminal.type("/clear")
     terminal.wait_for("Conversation cleared.")
@@ -133,10 +145,11 @@ def test_a_conversation_with_an_image_and_slash_commands(terminal, tmp_path):
     terminal.type("/save second.json")
     terminal.wait_for("Saved the conversation to second.json")
     saved = json.loads((tmp_path / "second.json").read_text())
-    assert [m["content"] for m in saved] == [
+    assert [m["content"] for m in saved["messages"]] == [
         "What is the capital of France?",
-        CONVERSATIONS["thinking-off"].reply,
+        "The capital of France is Paris.",
     ]
+    assert saved["settings"]["enable_thinking"] is False
 
     terminal.type("/nonsense")
     terminal.wait_for("Unknown or incomplete command: /nonsense")
@@ -146,3 +159,95 @@ def test_a_conversation_with_an_image_and_slash_commands(terminal, tmp_path):
         time.sleep(0.2)
     assert terminal.exited()
     assert "exit status 0" in terminal.screen().splitlines()
+
+
+class RecallingEngine(ScriptedEngine):
+    """A scripted model whose reply repeats the earlier user messages it was sent (what it "remembers")."""
+
+    def generate(self, request):
+        earlier = [m["content"] for m in request.messages if m["role"] == "user"][:-1]
+        recalled = " | ".join(c if isinstance(c, str) else "(media)" for c in earlier) or "nothing"
+        self.enqueue(f"<think>Looking back.</think>\nEarlier you said: [{recalled}]")
+        return super().generate(request)
+
+
+@pytest.fixture
+def scripted_chat(tmp_path):
+    """``start(*args)``: ``glmv chat --api`` in a terminal, talking to a :class:`RecallingEngine` behind a real
+    ``glmv serve`` on 127.0.0.1; the engine is ``start.engine``."""
+    from glmv.server import ServerSettings
+    from glmv.server.background import BackgroundServer
+
+    engine = RecallingEngine(family="glm-4.6v")
+    terminals: list[Terminal] = []
+    with BackgroundServer(engine, ServerSettings(model_name="remote-glm")) as server:
+
+        def start(*args: str) -> Terminal:
+            command = [sys.executable, "-m", "glmv", "chat", "--api", server.base_url, "-m", "remote-glm"]
+            terminals.append(Terminal([*command, "--family", "glm-4.6v", *args], cwd=tmp_path))
+            return terminals[-1]
+
+        start.engine = engine  # type: ignore[attr-defined]
+        yield start
+        for terminal in terminals:
+            terminal.close()
+
+
+def _leave(terminal: Terminal) -> None:
+    terminal.type("/exit")
+    deadline = time.monotonic() + 30
+    while not terminal.exited() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "exit status 0" in terminal.screen().splitlines()
+
+
+def test_save_exit_and_continue_with_load(scripted_chat, tmp_path):
+    first = scripted_chat()
+    first.wait_for("/help for commands")
+    first.type("My name is Ada.")
+    first.wait_for("Earlier you said: [nothing]")
+    first.type("/save ada.json")
+    first.wait_for("Saved the conversation to ada.json")
+    _leave(first)
+
+    second = scripted_chat("--load", "ada.json")
+    second.wait_for("Continuing ada.json: 1 earlier question(s).")
+    second.type("What is my name?")
+    second.wait_for("Earlier you said: [My name is Ada.]")  # the model was sent the saved history
+    sent = scripted_chat.engine.history[-1].messages
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[1]["content"] == "Earlier you said: [nothing]" and "reasoning_content" not in sent[1]
+    second.type("/save ada.json")
+    second.wait_for("Saved the conversation to ada.json")
+    saved = json.loads((tmp_path / "ada.json").read_text())
+    assert [m["content"] for m in saved["messages"]] == [
+        "My name is Ada.",
+        "Earlier you said: [nothing]",
+        "What is my name?",
+        "Earlier you said: [My name is Ada.]",
+    ]
+    _leave(second)
+
+
+def test_a_bad_attachment_is_refused_and_the_chat_goes_on(scripted_chat, tmp_path):
+    (tmp_path / "garbage.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    (tmp_path / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    taught_image("red").save(tmp_path / "red.png")
+    terminal = scripted_chat()
+    terminal.wait_for("/help for commands")
+
+    terminal.type("/file garbage.pdf")
+    terminal.wait_for("garbage.pdf': it is damaged or not a PDF")
+    terminal.type("/image truncated.png")
+    terminal.wait_for("truncated or corrupt")
+    terminal.type("/image red.png")
+    terminal.wait_for("Attached red.png to your next message.")
+    terminal.type("What colour is it?")
+    terminal.wait_for("Earlier you said: [nothing]")
+    terminal.type("And now?")
+    screen = terminal.wait_for("Earlier you said: [(media)]")
+    assert screen.count("Not attached:") == 2  # each failure told once, never repeated by later messages
+    assert "Error:" not in screen
+    first_question = scripted_chat.engine.history[0].messages[-1]["content"]
+    assert [part["type"] != "text" for part in first_question] == [True, False]  # only the good image went
+    _leave(terminal)

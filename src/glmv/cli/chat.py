@@ -1,16 +1,20 @@
 """``glmv chat``: talk to a GLM-V model from the terminal, one shot (``-p``) or interactively.
 
 Every option maps onto one library keyword: ``-m`` / ``--api`` / ``--api-key`` / ``--device`` / ``--dtype`` onto
-:func:`glmv.engine.open_engine`, ``-i`` / ``--video`` / ``--file`` onto :func:`glmv.messages.user_message`,
-``--think`` / ``--budget`` / ``--max-tokens`` / ``--temperature`` onto :class:`glmv.engine.ChatRequest`. Replies
-stream through :meth:`Engine.generate`; reasoning is shown dimmed (``--hide-thinking`` hides it), the answer is
-rendered as markdown, and boxes in an answer are drawn on the last image with :func:`glmv.output.draw_boxes`.
+:func:`glmv.engine.open_engine`; ``-i`` / ``--video`` / ``--file`` onto :meth:`glmv.messages.Conversation.attach`;
+``--system``, ``--think`` / ``--budget`` / ``--max-tokens`` / ``--temperature`` onto the
+:class:`~glmv.messages.Conversation`'s system prompt and request settings; ``--load`` onto
+:meth:`Conversation.load <glmv.messages.Conversation.load>` (``/save`` writes the same format). Attachments are
+checked before the model loads, and a bad one in the interactive chat is refused and forgotten, the conversation
+kept. Replies stream through :meth:`Engine.generate`; reasoning is shown dimmed (``--hide-thinking`` hides it), the
+answer is rendered as markdown, and boxes in an answer are drawn on the last image with
+:func:`glmv.output.draw_boxes`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,8 +26,9 @@ from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from glmv.engine import ChatRequest, Engine
+    from glmv.engine import Engine
     from glmv.families import Family
+    from glmv.messages import Attachment, Conversation
     from glmv.output import Reply
 
 __all__ = ["chat_command"]
@@ -35,8 +40,9 @@ Type a message and press Enter. Commands:
   /file PATH      attach a document (PDF, PPTX, …) to your next message
   /think on|off   switch thinking on or off
   /budget N|off   limit thinking to N tokens (off: no limit)
+  /drop           forget the attachments not sent yet
   /clear          forget the conversation
-  /save FILE      write the conversation to FILE as JSON
+  /save FILE      write the conversation to FILE (glmv chat --load FILE continues it)
   /help           show this help
   /exit           leave (Ctrl-D works too; Ctrl-C stops a reply)"""
 
@@ -66,8 +72,9 @@ def chat_command(
     ] = None,
     budget: Annotated[int | None, typer.Option("--budget", min=0, help="Thinking budget in tokens.")] = None,
     max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=1, help="Most tokens per reply.")
-    ] = DEFAULT_MAX_TOKENS,
+        int | None,
+        typer.Option("--max-tokens", min=1, help=f"Most tokens per reply (default: {DEFAULT_MAX_TOKENS})."),
+    ] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0, help="0 = greedy.")] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="cuda, cpu, auto (default: cuda if present).")
@@ -84,39 +91,88 @@ def chat_command(
     hide_thinking: Annotated[
         bool, typer.Option("--hide-thinking", help="Do not show the reasoning.")
     ] = False,
+    load: Annotated[
+        Path | None,
+        typer.Option(
+            "--load", help="Continue a conversation saved with /save (options given here override it)."
+        ),
+    ] = None,
 ) -> None:
     """Chat with a GLM-V model: one question with -p, or a conversation in the terminal."""
     from rich.console import Console
 
     console = Console(highlight=False)
+    conversation = _conversation(load, model, family, system, max_tokens, temperature, think, budget)
+    attached = conversation.attach(images=image or (), videos=video or (), files=file or ())
     engine = _open(model, family, api, api_key, device, dtype)
-    session = Session(
-        engine=engine,
-        family=_family(engine, model),
-        settings={
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "enable_thinking": think,
-            "thinking_budget": budget,
-        },
-        system=system,
-    )
     try:
+        _follow_engine_family(conversation, engine, model, loaded=load is not None)
+        chat = Chat(engine, conversation, console, hide_thinking)
         if prompt is None:
-            Chat(session, console, hide_thinking).loop()
+            chat.loop(loaded=load, attached=attached)
             return
-        session.attach(images=image or (), videos=video or (), files=file or ())
+        for attachment in attached:
+            if attachment.note:
+                _stderr().print(
+                    f"{attachment.label}: {attachment.note}", style="dim", markup=False, soft_wrap=True
+                )
         if json_output:
-            reply = session.engine.chat(session.ask(prompt))
-            session.answered(reply)
+            from glmv.engine import ChatRequest
+
+            reply = engine.chat(ChatRequest(**conversation.ask(prompt)))
+            conversation.answered(reply)
             print(json.dumps(reply.to_dict(), ensure_ascii=False))
             return
-        if not Chat(session, console, hide_thinking).turn(prompt):
+        if not chat.turn(prompt):
             raise typer.Exit(1)
     finally:
         close = getattr(engine, "close", None)
         if close is not None:
             close()
+
+
+def _conversation(
+    load: Path | None,
+    model: str,
+    family: str | None,
+    system: str | None,
+    max_tokens: int | None,
+    temperature: float | None,
+    think: bool | None,
+    budget: int | None,
+) -> Conversation:
+    """The conversation to go on with: the loaded one or a new one, with the options given here applied."""
+    from glmv.messages import Conversation
+
+    given = {
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "enable_thinking": think,
+        "thinking_budget": budget,
+    }
+    if load is None:
+        conversation = Conversation(_family_hint(model, family), system=system, settings=given)
+        if max_tokens is None:
+            conversation.configure(max_tokens=DEFAULT_MAX_TOKENS)
+        return conversation
+    conversation = Conversation.load(load)
+    if system is not None:
+        conversation.system = system
+    conversation.configure(**{key: value for key, value in given.items() if value is not None})
+    return conversation
+
+
+def _family_hint(model: str, family: str | None) -> Family:
+    """The family before the model is opened (it samples videos when they are checked)."""
+    from glmv.errors import FamilyError
+    from glmv.families import detect_family, get_family
+
+    if family is not None:
+        return get_family(family)
+    try:
+        return detect_family(model)
+    except FamilyError:
+        return detect_family(DEFAULT_MODEL)
 
 
 def _open(
@@ -154,88 +210,59 @@ def _stderr() -> Console:
     return Console(stderr=True)
 
 
-def _family(engine: Any, model: str) -> Family:
+def _follow_engine_family(conversation: Conversation, engine: Any, model: str, loaded: bool) -> None:
+    """Use the model's family for the history policy; say so when it is a guess or differs from a loaded one."""
     from glmv.errors import FamilyError
     from glmv.families import detect_family
 
-    if getattr(engine, "family", None) is not None:
-        return engine.family
-    try:
-        return detect_family(model)
-    except FamilyError:
-        fallback = detect_family(DEFAULT_MODEL)
+    family = getattr(engine, "family", None)
+    if family is None:
+        try:
+            family = detect_family(model)
+        except FamilyError:
+            if not loaded:
+                _stderr().print(
+                    f"[dim]Cannot tell the family of {model!r}; treating it as {conversation.family.title} "
+                    "(use --family).[/]"
+                )
+            return
+    if loaded and family != conversation.family:
         _stderr().print(
-            f"[dim]Cannot tell the family of {model!r}; treating it as {fallback.title} (use --family).[/]"
+            f"[dim]The conversation was saved with {conversation.family.title}; continuing as {family.title}.[/]"
         )
-        return fallback
-
-
-@dataclass
-class Session:
-    """The conversation: history in the OpenAI format, media waiting for the next message, request settings."""
-
-    engine: Any
-    family: Family
-    settings: dict[str, Any]
-    system: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    pending: dict[str, list[Any]] = field(default_factory=lambda: {"images": [], "videos": [], "files": []})
-    last_image: str | None = None
-
-    def attach(self, images: Any = (), videos: Any = (), files: Any = ()) -> None:
-        self.pending["images"].extend(images)
-        self.pending["videos"].extend(videos)
-        self.pending["files"].extend(files)
-
-    def ask(self, text: str) -> ChatRequest:
-        """The request for a new user message (pending media attached); the message joins the history."""
-        from glmv.engine import ChatRequest
-        from glmv.messages import apply_history_policy, user_message
-
-        message = user_message(text, **self.pending)
-        if self.pending["images"]:
-            self.last_image = str(self.pending["images"][-1])
-        self.pending = {"images": [], "videos": [], "files": []}
-        self.messages.append(message)
-        system = [{"role": "system", "content": self.system}] if self.system else []
-        history = apply_history_policy(system + self.messages, self.family)
-        return ChatRequest(messages=history, **self.settings)
-
-    def answered(self, reply: Reply) -> None:
-        self.messages.append({"role": "assistant", "content": reply.raw or reply.content})
-
-    def forget_question(self) -> None:
-        """Drop the last user message (its reply failed or was stopped)."""
-        if self.messages and self.messages[-1]["role"] == "user":
-            self.messages.pop()
-
-    def clear(self) -> None:
-        self.messages.clear()
-        self.pending = {"images": [], "videos": [], "files": []}
-        self.last_image = None
-
-    def save(self, path: Path) -> None:
-        system = [{"role": "system", "content": self.system}] if self.system else []
-        path.write_text(
-            json.dumps(system + self.messages, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+    conversation.family = family
 
 
 class Chat:
-    """The terminal side: streams replies, reads lines, runs slash commands."""
+    """The terminal side: streams replies, reads lines, runs slash commands; the conversation is a
+    :class:`glmv.messages.Conversation`."""
 
-    def __init__(self, session: Session, console: Console, hide_thinking: bool) -> None:
-        self.session = session
+    def __init__(
+        self, engine: Engine, conversation: Conversation, console: Console, hide_thinking: bool
+    ) -> None:
+        self.engine = engine
+        self.conversation = conversation
         self.console = console
         self.hide_thinking = hide_thinking
         self.errors = _stderr()
 
-    def error(self, exc: Exception) -> None:
-        self.errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+    def error(self, exc: BaseException) -> None:
+        from rich.markup import escape
 
-    def loop(self) -> None:
-        family = self.session.family
-        self.console.print(f"[bold]glmv chat[/] · {family.title} · /help for commands, /exit to leave")
+        self.errors.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+
+    def loop(self, loaded: Path | None = None, attached: Sequence[Attachment] = ()) -> None:
+        conversation = self.conversation
+        self.console.print(
+            f"[bold]glmv chat[/] · {conversation.family.title} · /help for commands, /exit to leave"
+        )
+        if loaded is not None:
+            turns = sum(1 for message in conversation.messages if message.get("role") == "user")
+            self.console.print(
+                f"Continuing {loaded}: {turns} earlier question(s).", markup=False, soft_wrap=True
+            )
+        for attachment in attached:
+            self._attached(attachment)
         while True:
             try:
                 line = self.console.input("[bold green]> [/]").strip()
@@ -244,6 +271,11 @@ class Chat:
                 return
             except KeyboardInterrupt:
                 self.console.print()
+                continue
+            except UnicodeDecodeError as exc:
+                self.errors.print(
+                    f"[bold red]Error:[/] that line is not UTF-8 text ({exc.reason}); type it again."
+                )
                 continue
             if not line:
                 continue
@@ -254,73 +286,108 @@ class Chat:
             self.turn(line)
 
     def command(self, line: str) -> bool:
-        """Run one slash command; False when the chat should end."""
+        """Run one slash command; False when the chat should end. A failing command is reported, never fatal."""
         from glmv.errors import GlmvError
 
         name, _, argument = line.partition(" ")
         argument = argument.strip()
-        session = self.session
+        conversation = self.conversation
         try:
             if name in ("/exit", "/quit"):
                 return False
             if name == "/help":
                 self.console.print(HELP, markup=False)
             elif name in ("/image", "/video", "/file") and argument:
-                kind = {"/image": "images", "/video": "videos", "/file": "files"}[name]
-                if "://" not in argument and not Path(argument).expanduser().exists():
-                    self.console.print(f"[red]No such file: {argument}[/]")
-                else:
-                    session.attach(**{kind: [argument if kind != "files" else Path(argument)]})
-                    self.console.print(f"Attached {argument} to your next message.", soft_wrap=True)
+                self._attach(name, argument)
             elif name == "/think" and argument in ("on", "off"):
-                session.settings["enable_thinking"] = argument == "on"
+                conversation.configure(enable_thinking=argument == "on")
                 self.console.print(f"Thinking {argument}.")
             elif name == "/budget" and (argument.isdigit() or argument in ("off", "none")):
-                session.settings["thinking_budget"] = int(argument) if argument.isdigit() else None
+                conversation.configure(thinking_budget=int(argument) if argument.isdigit() else None)
                 self.console.print(f"Thinking budget: {argument if argument.isdigit() else 'none'}.")
+            elif name == "/drop":
+                conversation.discard_attachments()
+                self.console.print("Attachments dropped.")
             elif name == "/clear":
-                session.clear()
+                conversation.clear()
                 self.console.print("Conversation cleared.")
             elif name == "/save" and argument:
-                path = Path(argument).expanduser()
-                session.save(path)
-                self.console.print(f"Saved the conversation to {path}.", soft_wrap=True)
+                path = conversation.save(argument)
+                self.console.print(f"Saved the conversation to {path}.", markup=False, soft_wrap=True)
             else:
                 self.console.print(f"[red]Unknown or incomplete command: {line}[/] (/help lists them)")
         except (GlmvError, OSError) as exc:
             self.error(exc)
         return True
 
+    def _attach(self, command: str, argument: str) -> None:
+        """Attach one medium now; one that cannot be read is refused (and so never sent)."""
+        from rich.markup import escape
+
+        from glmv.errors import MediaError
+
+        kind = {"/image": "images", "/video": "videos", "/file": "files"}[command]
+        try:
+            (attachment,) = self.conversation.attach(**{kind: [argument]})
+        except MediaError as exc:
+            self.errors.print(
+                f"[bold red]Not attached:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            return
+        self._attached(attachment)
+
+    def _attached(self, attachment: Attachment) -> None:
+        note = f" ({attachment.note})" if attachment.note else ""
+        self.console.print(
+            f"Attached {attachment.label} to your next message.{note}", markup=False, soft_wrap=True
+        )
+
     def turn(self, text: str) -> bool:
-        """Ask ``text``, stream the reply, remember it; errors are shown (False) and the conversation goes on."""
-        from glmv.engine import collect
+        """Ask ``text``, stream the reply, remember it; errors are shown (False) and the conversation goes on.
+
+        A question whose reply fails is forgotten (its attachments with it), so the next one does not repeat the
+        failure.
+        """
+        from rich.markup import escape
+
+        from glmv.engine import ChatRequest, collect
         from glmv.errors import GlmvError
 
-        session = self.session
+        conversation = self.conversation
         try:
-            request = session.ask(text)
+            request = ChatRequest(**conversation.ask(text))
         except GlmvError as exc:
             self.error(exc)
+            conversation.forget_question()
             return False
         chunks: list[Any] = []
-        stream = session.engine.generate(request)
+        stream = self.engine.generate(request)
         try:
             self._show(stream, chunks)
         except KeyboardInterrupt:
             stream.close()
             self.console.print("\n[yellow](stopped)[/]")
-            session.forget_question()
+            conversation.forget_question()
             return False
         except GlmvError as exc:
             self.error(exc)
-            session.forget_question()
+            conversation.forget_question()
             return False
-        reply = collect(chunks, family=session.family)[0]
-        session.answered(reply)
+        except Exception as exc:  # the last resort: an engine bug must not end the conversation
+            self.errors.print(
+                f"[bold red]Error:[/] generation failed unexpectedly ({type(exc).__name__}: {escape(str(exc))}); "
+                "the question was dropped and the conversation kept.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            conversation.forget_question()
+            return False
+        reply = collect(chunks, family=conversation.family)[0]
+        conversation.answered(reply)
         if reply.finish_reason == "length":
             self.console.print("[yellow](the reply hit --max-tokens)[/]")
-        if reply.boxes and session.last_image:
-            self._draw(reply)
+        if reply.boxes and conversation.last_image:
+            self._draw(reply, conversation.last_image)
         return True
 
     def _show(self, stream: Any, chunks: list[Any]) -> None:
@@ -350,11 +417,10 @@ class Chat:
             else:
                 self.console.print()
 
-    def _draw(self, reply: Reply) -> None:
+    def _draw(self, reply: Reply, source: str) -> None:
         from glmv.media import load_image
         from glmv.output import draw_boxes
 
-        source = self.session.last_image or ""
         stem = Path(source).stem if "://" not in source and not source.startswith("data:") else "image"
         target = Path.cwd() / f"{stem}-boxes.png"
         draw_boxes(load_image(source), reply.boxes).save(target)

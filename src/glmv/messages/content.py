@@ -1,4 +1,4 @@
-"""Conversations in the OpenAI chat format, the lingua franca of glmv.
+"""Messages and content parts in the OpenAI chat format, the lingua franca of glmv.
 
 A conversation is a list of OpenAI chat messages (``{"role": ..., "content": ...}``). This module builds
 them from convenience inputs (:func:`user_message`), applies the GLM history policy
