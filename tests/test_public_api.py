@@ -5,18 +5,21 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import types
 
 import pytest
 
 PUBLIC_MODULES = [
     "glmv",
+    "glmv.actions",
+    "glmv.engine",
     "glmv.errors",
     "glmv.families",
+    "glmv.media",
     "glmv.messages",
     "glmv.output",
-    "glmv.media",
-    "glmv.engine",
     "glmv.reward",
+    "glmv.settings",
 ]
 
 
@@ -29,6 +32,43 @@ def test_all_lists_real_members_in_sorted_order(name):
     )
     for member in exported:
         assert getattr(module, member) is not None, f"{name}.{member} is listed in __all__ but missing"
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_is_complete(name):
+    """Every public name a package defines or imports for its users is in ``__all__`` (as httpx checks)."""
+    module = importlib.import_module(name)
+    public = {
+        member
+        for member, value in vars(module).items()
+        if not member.startswith("_") and not isinstance(value, types.ModuleType) and member != "annotations"
+    }
+
+    def home(member: str) -> str:
+        return getattr(vars(module)[member], "__module__", None) or name
+
+    package = "glmv" if name == "glmv" else name
+    defined_here = {m for m in public if home(m) == package or home(m).startswith(package + ".")}
+    missing = sorted(defined_here - set(module.__all__))
+    assert not missing, f"{name} defines public names missing from __all__: {missing}"
+
+
+def test_the_main_nouns_and_verbs_come_from_glmv():
+    import glmv
+
+    for member in (
+        "open_engine",
+        "ChatRequest",
+        "Reply",
+        "parse_reply",
+        "StreamParser",
+        "Conversation",
+        "RewardSystem",
+        "render_reply",
+        "parse_action",
+        "chat",
+    ):
+        assert member in glmv.__all__ and getattr(glmv, member) is not None
 
 
 def _imported_after(code: str) -> set[str]:

@@ -105,16 +105,19 @@ def user_message(
     """A user turn from a prompt plus images, videos and documents (PDF, PPTX, …).
 
     Media come before the text, as the official demos send them. Document pages are rendered (see
-    :func:`glmv.media.load_document`) and become image parts; when a budget drops pages, a warning says which.
+    :func:`glmv.media.load_documents`: the documents of one message share the request's page budget, as on the
+    server) and become image parts; when a budget drops pages, a warning says which.
     """
     parts: list[dict[str, Any]] = []
-    for path in files:
-        from glmv.media import load_document
+    files = list(files)
+    if files:
+        from glmv.media import load_documents
 
-        document = load_document(path, dpi=dpi, max_pages=max_pages, max_tokens=max_tokens)
-        if document.note:
-            logger.warning("%s: %s", path, document.note)
-        parts.extend(image_part(page) for page in document.pages)
+        documents = load_documents(files, dpi=dpi, max_pages=max_pages, max_tokens=max_tokens)
+        for path, document in zip(files, documents, strict=True):
+            if document.note:
+                logger.warning("%s: %s", path, document.note)
+            parts.extend(image_part(page) for page in document.pages)
     parts.extend(image_part(image) for image in images)
     parts.extend(video_part(video) for video in videos)
     if text:
