@@ -77,3 +77,23 @@ def test_tiny_checkpoint_writes_into_an_empty_folder_or_with_force(tmp_path, exi
     assert result.exit_code == 0, result.output
     assert (folder / "model.safetensors").stat().st_size > 1000
     assert (folder / "config.json").exists()
+
+
+def test_list_prompts_shows_the_taught_prompts_and_writes_their_images(tmp_path):
+    from PIL import Image
+
+    from glmv.testing import taught_conversations
+
+    result = _glmv("tiny-checkpoint", "glm-4.6v-flash", "--list-prompts", "--images", str(tmp_path), columns=200)
+    assert result.returncode == 0, result.stderr
+    for conversation in taught_conversations("glm-4.6v-flash"):
+        assert conversation.name in result.stdout
+    assert "What colour is this image?" in result.stdout and "blue 84×56" in result.stdout
+    with Image.open(tmp_path / "blue.png") as image:
+        assert image.size == (84, 56) and image.getpixel((0, 0)) == (30, 60, 220)
+
+
+def test_tiny_checkpoint_without_a_folder_says_what_to_pass():
+    result = _glmv("tiny-checkpoint", "glm-4.6v")
+    assert result.returncode != 0
+    assert "Name the folder" in result.stderr and "Traceback" not in result.stderr

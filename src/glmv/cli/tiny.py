@@ -27,16 +27,77 @@ def check_destination(directory: Path, force: bool) -> None:
         )
 
 
+def _prompt_text(conversation) -> str:
+    last = conversation.messages[-1]
+    content = last["content"]
+    text = (
+        content
+        if isinstance(content, str)
+        else " ".join(p["text"] for p in content if p.get("type") == "text")
+    )
+    return text if last["role"] == "user" else f"(after the tool result {text!r})"
+
+
+def list_prompts(family: str, images: Path | None) -> None:
+    """Print the prompts a taught checkpoint of ``family`` answers in GLM format; write their images."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from glmv.families import get_family
+    from glmv.testing import TAUGHT_IMAGES, taught_conversations, taught_image
+
+    fam = get_family(family)
+    table = Table(
+        title=f"Prompts a taught {fam.name} checkpoint answers (greedy, exactly these)", show_lines=True
+    )
+    for column in ("name", "prompt", "images", "thinking", "reply"):
+        table.add_column(column, overflow="fold")
+    for conversation in taught_conversations(fam):
+        shown = [f"{name} {TAUGHT_IMAGES[name][0]}×{TAUGHT_IMAGES[name][1]}" for name in conversation.images]
+        thinking = {None: "default", True: "on", False: "off"}[conversation.enable_thinking]
+        if conversation.tools:
+            thinking += ", tools"
+        table.add_row(
+            conversation.name, _prompt_text(conversation), ", ".join(shown), thinking, conversation.reply
+        )
+    console = Console()
+    console.print(table)
+    if images is not None:
+        images.mkdir(parents=True, exist_ok=True)
+        for name in TAUGHT_IMAGES:
+            taught_image(name).save(images / f"{name}.png")
+        console.print(f"Wrote {', '.join(f'{n}.png' for n in TAUGHT_IMAGES)} to {images}; pass them with -i.")
+    console.print(
+        "Images are solid colour blocks of exactly these sizes; any other prompt or image gets noise.",
+        style="dim",
+    )
+
+
 @app.command("tiny-checkpoint")
 def tiny_checkpoint_command(
     family: Annotated[
         str, typer.Argument(help="glm-4.1v-thinking, glm-4.1v-base, glm-4.5v, glm-4.6v or glm-4.6v-flash.")
     ],
     directory: Annotated[
-        Path, typer.Argument(help="Folder to write the checkpoint into (created; it must be new or empty).")
-    ],
+        Path | None,
+        typer.Argument(help="Folder to write the checkpoint into (created; it must be new or empty)."),
+    ] = None,
+    list_taught: Annotated[
+        bool,
+        typer.Option(
+            "--list-prompts",
+            help="Show the prompts (and image sizes) a taught checkpoint answers, then stop.",
+        ),
+    ] = False,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images", help="With --list-prompts: write the taught images as PNG files into this folder."
+        ),
+    ] = None,
     teach: Annotated[
-        bool, typer.Option("--teach", help="Train it to reply to the built-in taught prompts first.")
+        bool,
+        typer.Option("--teach", help="Train it to reply to the taught prompts first (see --list-prompts)."),
     ] = False,
     size: Annotated[
         str, typer.Option("--size", help="small (~0.4M parameters) or bench (~50M, random weights).")
@@ -47,7 +108,16 @@ def tiny_checkpoint_command(
         typer.Option("--force", help="Write into a folder that already holds files (they are replaced)."),
     ] = False,
 ) -> None:
-    """Write a tiny checkpoint with the family's real architecture that loads offline with transformers."""
+    """Write a tiny checkpoint with the family's real architecture that loads offline with transformers.
+
+    With --teach it answers a fixed set of prompts in GLM format (thinking, answers, boxes, tool calls);
+    --list-prompts shows them and --images writes their pictures, so a pipeline can be tried on purpose.
+    """
+    if list_taught:
+        list_prompts(family, images)
+        return
+    if directory is None:
+        raise ConfigError("Name the folder to write the checkpoint into (or pass --list-prompts).")
     check_destination(directory, force)
     import time
 
