@@ -2,12 +2,14 @@
 
 ``parse_reply(text)`` splits a reply into reasoning, readable content, the boxed answer, boxes, points and
 tool calls; ``StreamParser`` does the same delta by delta and always agrees with ``parse_reply`` on the
-whole text. ``draw_boxes`` draws parsed boxes on an image. Nobody else in glmv writes a regex for
+whole text. ``render_reply`` is the inverse, the one GLM writer (``render_tool_call`` writes one call in the
+glm45 or glm47 shape). ``draw_boxes`` draws parsed boxes on an image. Nobody else in glmv writes a regex for
 ``<think>`` or ``<|begin_of_box|>``.
 """
 
 from glmv.output.draw import draw_boxes
 from glmv.output.parser import parse_reply
+from glmv.output.render import render_reply, render_tool_call
 from glmv.output.reply import Box, Delta, Point, Reply, ToolCall, ToolCallDelta, Usage
 from glmv.output.stream import StreamParser
 
@@ -22,4 +24,6 @@ __all__ = [
     "Usage",
     "draw_boxes",
     "parse_reply",
+    "render_reply",
+    "render_tool_call",
 ]

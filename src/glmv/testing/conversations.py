@@ -2,7 +2,8 @@
 
 Each :class:`TaughtConversation` is data: the prompt as OpenAI chat messages (images as ``image_url`` parts whose
 ``url`` is a ``data:image/png;base64,…`` URI of a :func:`taught_image`), the tools, the ``enable_thinking`` flag,
-and the exact raw text the model writes (``reply``) followed by the token that stops it (``stop``). Greedy
+and the exact raw text the model writes (``reply``, written by :func:`glmv.output.render_reply` from the
+reasoning, answer and tool calls) followed by the token that stops it (``stop``). Greedy
 generation of a taught checkpoint on exactly these prompts (same text, same image sizes) produces
 ``reply + stop`` token for token; any other prompt gets noise.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmv.families import FAMILIES, Family, get_family
+from glmv.output.render import render_reply
 
 __all__ = [
     "TAUGHT_CONVERSATIONS",
@@ -195,44 +197,55 @@ _COMMON: tuple[tuple[str, tuple[dict[str, Any], ...], tuple[str, ...], str, str]
 )
 
 
-def _call(city: str) -> str:
-    return f"<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>{city}</arg_value>\n</tool_call>"
+def _reply(
+    family: Family,
+    *,
+    reasoning: str = "",
+    content: str = "",
+    tool_calls: tuple[dict[str, Any], ...] = (),
+    thinking: bool | None = None,
+) -> tuple[str, str]:
+    """The raw reply ``family`` writes and the token that stops it (GLM-4.1V stops on its own ``</answer>``)."""
+    text = render_reply(
+        reasoning=reasoning, content=content, tool_calls=tool_calls, family=family, thinking=thinking
+    )
+    if family.answer_tags:
+        return text.removesuffix("</answer>"), "</answer>"
+    return text, "<|observation|>" if tool_calls else "<|user|>"
 
 
 def _build(family: Family) -> tuple[TaughtConversation, ...]:
     convs: list[TaughtConversation] = []
-    if family.answer_tags:
-        for name, messages, images, reasoning, answer in _COMMON:
-            reply = f"<think>\n{reasoning}\n</think>\n<answer>\n{answer}\n"
-            convs.append(TaughtConversation(name, messages, reply, "</answer>", images))
-        return tuple(convs)
-    if not family.thinks_by_default:
-        for name, messages, images, _reasoning, answer in _COMMON:
-            convs.append(TaughtConversation(name, messages, answer, "<|user|>", images))
-        return tuple(convs)
     for name, messages, images, reasoning, answer in _COMMON:
-        convs.append(
-            TaughtConversation(name, messages, f"<think>{reasoning}</think>\n{answer}", "<|user|>", images)
-        )
+        reply, stop = _reply(family, reasoning=reasoning if family.thinks_by_default else "", content=answer)
+        convs.append(TaughtConversation(name, messages, reply, stop, images))
     if family.can_switch_thinking:
+        reply, stop = _reply(
+            family, content="The capital of France is <|begin_of_box|>Paris<|end_of_box|>.", thinking=False
+        )
         convs.append(
             TaughtConversation(
                 "thinking-off",
                 (_user("What is the capital of France?"),),
-                "The capital of France is <|begin_of_box|>Paris<|end_of_box|>.",
-                "<|user|>",
+                reply,
+                stop,
                 enable_thinking=False,
             )
         )
     if family.tool_calls:
         tools = (WEATHER_TOOL,)
         for city in ("Paris", "Rome"):
+            reply, stop = _reply(
+                family,
+                reasoning=f"The user wants the weather in {city}. I will call the tool.",
+                tool_calls=({"name": "get_weather", "arguments": {"city": city}},),
+            )
             convs.append(
                 TaughtConversation(
                     f"tool-call-{city.lower()}",
                     (_user(f"What is the weather in {city}?"),),
-                    f"<think>The user wants the weather in {city}. I will call the tool.</think>\n{_call(city)}",
-                    "<|observation|>",
+                    reply,
+                    stop,
                     tools=tools,
                 )
             )
@@ -241,6 +254,9 @@ def _build(family: Family) -> tuple[TaughtConversation, ...]:
             "type": "function",
             "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
         }
+        reply, stop = _reply(
+            family, reasoning="The tool says sunny, 21C.", content="It is sunny and 21C in Paris."
+        )
         convs.append(
             TaughtConversation(
                 "tool-result",
@@ -249,8 +265,8 @@ def _build(family: Family) -> tuple[TaughtConversation, ...]:
                     {"role": "assistant", "content": "", "tool_calls": [call]},
                     {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
                 ),
-                "<think>The tool says sunny, 21C.</think>\nIt is sunny and 21C in Paris.",
-                "<|user|>",
+                reply,
+                stop,
                 tools=tools,
             )
         )
