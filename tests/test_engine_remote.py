@@ -117,6 +117,16 @@ def test_vllm_tool_call_non_streaming(http_factory):
     assert http.posted()[0]["tools"] == [WEATHER_TOOL]
 
 
+def test_box_markers_the_server_kept_stay_when_the_request_asks(http_factory):
+    http = http_factory(owned_by="vllm").reply_with("vllm_chat.json", "vllm_stream.sse")
+    engine = RemoteEngine(http.base_url)
+    reply = engine.chat(_ask(keep_box_markers=True))
+    assert reply.content == "The cat is at <|begin_of_box|>[[112,208,486,731]]<|end_of_box|>."
+    assert [b.as_list() for b in reply.boxes] == [[112, 208, 486, 731]]
+    chunks = list(engine.generate(_ask(keep_box_markers=True)))
+    assert "".join(c.content for c in chunks) == "It says <|begin_of_box|>STOP<|end_of_box|>."
+
+
 def test_glm41v_answer_tags_are_stripped(http_factory):
     http = http_factory(owned_by="vllm", model="glm-4.1v-thinking").reply_with("vllm_glm41v_chat.json")
     reply = RemoteEngine(http.base_url).chat(_ask("8+9?"))
@@ -157,6 +167,8 @@ def test_sglang_streamed_tool_call(http_factory):
     assert chunks[-1].finish_reason == "tool_calls"
     (reply,) = collect(chunks, tools=[WEATHER_TOOL], family="glm-4.5v")
     assert reply.tool_calls[0].arguments == {"city": "Berlin"}
+    assert reply.tool_calls[0].id == fragments[0].id == "call_0f9e8d7c6b5a4e3d2c1b0a9f"  # the server's own id
+    assert all(not c.raw for c in chunks)  # the server sent it parsed: no GLM text is rebuilt
 
 
 def test_two_pass_thinking_budget_on_sglang(http_factory):

@@ -56,6 +56,14 @@ def test_reply_objects_are_rendered_to_glm_text():
     assert (answer.reasoning, answer.content) == ("r", "A")
 
 
+def test_box_markers_kept_when_the_request_asks():
+    text = "<think>Hmm.</think>It is <|begin_of_box|>[[1,2,3,4]]<|end_of_box|>."
+    chunks = list(ScriptedEngine([text]).generate(ASK.with_(keep_box_markers=True)))
+    content = "It is <|begin_of_box|>[[1,2,3,4]]<|end_of_box|>."
+    assert "".join(c.content for c in chunks) == content == chunks[-1].reply.content
+    assert [box.as_list() for box in chunks[-1].reply.boxes] == [[1, 2, 3, 4]]
+
+
 def test_history_limits_and_errors():
     engine = ScriptedEngine(["one two three four five six", "alpha STOP beta"])
     reply = engine.chat(ASK.with_(max_tokens=3))
@@ -64,6 +72,21 @@ def test_history_limits_and_errors():
     assert [r.max_tokens for r in engine.history] == [3, None]
     with pytest.raises(EngineError, match="enqueue"):
         engine.chat(ASK)
+
+
+@pytest.mark.parametrize(
+    ("stops", "content"),
+    [
+        pytest.param(["STOP"], "alpha beta", id="a-stop-that-is-one-token"),
+        pytest.param(["ta ST"], "alpha beta", id="a-stop-across-three-tokens"),
+        pytest.param(["OP g", "zzz"], "alpha beta STOP", id="the-stop-that-occurs-among-several"),
+        pytest.param(["lph"], "a", id="a-stop-inside-the-first-token-keeps-what-came-before"),
+        pytest.param(["nowhere"], "alpha beta STOP gamma", id="a-stop-that-never-occurs"),
+    ],
+)
+def test_stop_strings_cut_the_reply_where_they_start(stops, content):
+    reply = ScriptedEngine(default="alpha beta STOP gamma").chat(ASK.with_(stop=stops))
+    assert (reply.content, reply.finish_reason) == (content, "stop")
 
 
 def test_closing_a_generation_counts_as_cancelled():

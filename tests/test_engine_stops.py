@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -71,7 +72,7 @@ def test_cuts_at_the_first_stop(text, stops, expected):
 )
 def test_any_chunking_agrees_with_the_definition(text, stops, cuts):
     bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
-    pieces = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
     assert _run(pieces, stops) == _reference(text, stops)
 
 

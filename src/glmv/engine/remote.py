@@ -15,9 +15,11 @@ flavor        reasoning field       thinking switch            thinking budget
 (vLLM, SGLang and glmv name themselves there; anything else is treated like vLLM). Either reasoning field is
 read from any server. Local files and in-memory images are sent as ``data:`` URIs; ``skip_special_tokens:
 false`` keeps box markers (vLLM, SGLang and glmv servers honour it; not sent to the hosted API, which has no
-such field). The server's reasoning,
-content and tool calls are put back together as GLM text and parsed by :mod:`glmv.output`, so answers,
-boxes and ``<answer>`` tags come out exactly as from a local model.
+such field). What the server has already parsed goes straight into the chunks and the reply through the
+:class:`~glmv.engine.pump.ChunkPump`: its reasoning field as reasoning, its tool calls as tool calls (arguments
+typed as the server's JSON has them). Its content is still parsed by :mod:`glmv.output`, so answers, boxes,
+``<answer>`` tags and HTML come out as from a local model. Chunks carry no ``raw`` text: the server sends the
+model's text already split.
 
 The two-pass thinking budget is the official recipe (FORMATS.md §8.4): generate up to the budget; if that
 stopped on length while still thinking, continue the same assistant message after the family's
@@ -34,8 +36,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
+from glmv.engine.pump import ChunkPump
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
-from glmv.errors import EngineBusyError, EngineError, FamilyError, OutputError, RequestError
+from glmv.errors import EngineBusyError, EngineError, FamilyError, RequestError
 from glmv.families import Family, detect_family, get_family
 from glmv.messages import data_uri, image_part
 from glmv.output.reply import Reply, Usage
@@ -108,85 +111,40 @@ def _portable_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_call_text(name: str, arguments: str) -> str:
-    """One tool call as the GLM text the model wrote (glm45 shape), for re-parsing."""
-    try:
-        values = json.loads(arguments) if arguments.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise OutputError(
-            f"The server sent tool call {name!r} with arguments that are not JSON: {exc}"
-        ) from exc
-    if not isinstance(values, dict):
-        raise OutputError(f"The server sent tool call {name!r} with arguments that are not a JSON object.")
-    text = f"<tool_call>{name}\n"
-    for key, value in values.items():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        text += f"<arg_key>{key}</arg_key>\n<arg_value>{shown}</arg_value>\n"
-    return text + "</tool_call>"
-
-
 @dataclass
-class _Choice:
-    """One choice of a streamed reply, rebuilt as GLM text and parsed as it arrives."""
+class _Sent:
+    """What the server has sent for one choice: the text the two-pass recipe continues from, and its finish."""
 
-    parser: Any
     thinking_end: tuple[str, ...]
-    state: Literal["start", "reasoning", "content"] = "start"
-    raw: list[str] = field(default_factory=list)
-    calls: dict[int, list[str]] = field(default_factory=dict)  # index → [name, arguments…]
+    reasoning_text: list[str] = field(default_factory=list)
+    content_text: list[str] = field(default_factory=list)
     finish: str | None = None
     as_content: bool = False  # continuation pass: everything the server sends is answer text
 
-    def _emit(self, index: int, text: str) -> Chunk:
-        self.raw.append(text)
-        delta = self.parser.feed(text)
-        return Chunk(index, delta.reasoning, delta.content, delta.tool_calls, raw=text)
-
-    def reasoning(self, index: int, text: str) -> Chunk | None:
+    def reasoning(self, pump: ChunkPump, index: int, text: str) -> Chunk | None:
         if self.as_content:
-            return self.content(index, text)
+            return self.content(pump, index, text)
         if not text:
             return None
-        prefix = "<think>" if self.state == "start" else ""
-        self.state = "reasoning"
-        return self._emit(index, prefix + text)
+        self.reasoning_text.append(text)
+        return pump.reasoning(index, text)
 
-    def content(self, index: int, text: str) -> Chunk | None:
+    def content(self, pump: ChunkPump, index: int, text: str) -> Chunk | None:
         if not text:
             return None
-        prefix = "</think>" if self.state == "reasoning" else ""
-        self.state = "content"
-        return self._emit(index, prefix + text)
+        self.content_text.append(text)
+        return pump.content(index, text)
 
-    def tool_fragment(self, fragment: dict[str, Any]) -> None:
-        call = self.calls.setdefault(int(fragment.get("index", len(self.calls))), [""])
-        function = fragment.get("function") or {}
-        if function.get("name"):
-            call[0] = function["name"]
-        if function.get("arguments"):
-            call.append(function["arguments"])
-
-    def flush_calls(self, index: int) -> Chunk | None:
-        if not self.calls:
-            return None
-        text = "</think>" if self.state == "reasoning" else ""
-        text += "".join("\n" + _tool_call_text(c[0], "".join(c[1:])) for _, c in sorted(self.calls.items()))
-        self.calls.clear()
-        self.state = "content"
-        return self._emit(index, text)
-
-    def continuation(self, index: int) -> tuple[Chunk, str]:
-        """Close the reasoning as the recipe does; the chunk and the assistant text to continue from."""
-        text = "".join(self.raw)
-        appended = ""
-        if self.state != "content":
-            appended = ("<think>" if self.state == "start" else "") + "".join(self.thinking_end)
-        elif len(self.thinking_end) > 1 and self.thinking_end[-1] not in text:
-            appended = self.thinking_end[-1]
-        self.state = "content"
+    def continuation(self) -> str:
+        """The assistant text so far with the reasoning closed as the recipe does (``</think>``, 4.1V ``<answer>``)."""
+        reasoning, content = "".join(self.reasoning_text), "".join(self.content_text)
         self.as_content = True
-        chunk = self._emit(index, appended) if appended else Chunk(index)
-        return chunk, text + appended
+        if not content:
+            return "<think>" + reasoning + "".join(self.thinking_end)
+        text = ("<think>" + reasoning + "</think>" if reasoning else "") + content
+        if len(self.thinking_end) > 1 and self.thinking_end[-1] not in text:
+            text += self.thinking_end[-1]
+        return text
 
 
 class RemoteEngine(EngineBase):
@@ -325,30 +283,27 @@ class RemoteEngine(EngineBase):
 
     # -- generation ------------------------------------------------------------------------------------------
 
-    def _new_choice(self, request: ChatRequest) -> _Choice:
-        from glmv.output import StreamParser
+    def _pump(self, request: ChatRequest) -> ChunkPump:
+        return ChunkPump(self.family, request.tools, keep_box_markers=request.keep_box_markers)
 
-        family = self.family
-        return _Choice(
-            parser=StreamParser(family, request.tools),
-            thinking_end=family.thinking_end if family else ("</think>",),
-        )
+    def _sent(self) -> _Sent:
+        return _Sent(self.family.thinking_end if self.family else ("</think>",))
 
     def _stream(
-        self, body: dict[str, Any], choices: dict[int, _Choice], request: ChatRequest
+        self, body: dict[str, Any], pump: ChunkPump, choices: dict[int, _Sent]
     ) -> Iterator[Chunk | Usage]:
-        """Chunks of one streamed call (text and tool calls; finish reasons land in ``choices``), then usage."""
+        """Chunks of one streamed call (finish reasons land in ``choices``), then the usage when sent."""
         import httpx
 
         try:
-            yield from self._read_stream(body, choices, request)
+            yield from self._read_stream(body, pump, choices)
         except httpx.HTTPError as exc:
             raise EngineError(
                 f"Lost {self.base_url}/chat/completions: {exc}. Is the server running?"
             ) from exc
 
     def _read_stream(
-        self, body: dict[str, Any], choices: dict[int, _Choice], request: ChatRequest
+        self, body: dict[str, Any], pump: ChunkPump, choices: dict[int, _Sent]
     ) -> Iterator[Chunk | Usage]:
         with self._http.stream("POST", "/chat/completions", json=body) as response:
             self._raise_for_status(response)
@@ -369,40 +324,30 @@ class RemoteEngine(EngineBase):
                     )
                 for item in payload.get("choices") or []:
                     index = int(item.get("index", 0))
-                    choice = choices.setdefault(index, self._new_choice(request))
+                    sent = choices.get(index)
+                    if sent is None:
+                        sent = choices[index] = self._sent()
                     delta = item.get("delta") or {}
-                    for piece in (
-                        choice.reasoning(
-                            index, delta.get("reasoning") or delta.get("reasoning_content") or ""
-                        ),
-                        choice.content(index, delta.get("content") or ""),
-                    ):
-                        if piece is not None:
-                            yield piece
-                    for fragment in delta.get("tool_calls") or []:
-                        choice.tool_fragment(fragment)
+                    reasoning = delta.get("reasoning") or delta.get("reasoning_content") or ""
+                    pieces = [
+                        sent.reasoning(pump, index, reasoning),
+                        sent.content(pump, index, delta.get("content") or ""),
+                    ]
+                    pieces += [pump.tool_call(index, fragment) for fragment in delta.get("tool_calls") or []]
+                    yield from (piece for piece in pieces if piece is not None)
                     if item.get("finish_reason"):
-                        choice.finish = item["finish_reason"]
-            for index, choice in sorted(choices.items()):
-                piece = choice.flush_calls(index)
-                if piece is not None:
-                    yield piece
+                        sent.finish = item["finish_reason"]
             if usage is not None:
                 yield usage
 
-    def _finish(self, choices: dict[int, _Choice], usage: Usage | None, n: int) -> Iterator[Chunk]:
+    def _finish(
+        self, pump: ChunkPump, choices: dict[int, _Sent], usage: Usage | None, n: int
+    ) -> Iterator[Chunk]:
         for index in range(n):
-            choice = choices.get(index)
-            if choice is None:
+            if index not in choices:
                 continue
-            tail = choice.parser.close()
-            reason = choice.finish if choice.finish in ("stop", "length", "tool_calls") else "stop"
-            if reason == "stop" and choice.parser.reply.tool_calls:
-                reason = "tool_calls"
             share = usage if index == 0 else (Usage(usage.prompt_tokens, 0) if usage else None)
-            yield Chunk(
-                index, tail.reasoning, tail.content, tail.tool_calls, finish_reason=reason, usage=share
-            )
+            yield pump.end(index, choices[index].finish or "stop", share)
 
     def generate(self, request: ChatRequest) -> Iterator[Chunk]:
         """Stream the reply; a thinking budget on a vLLM/SGLang server runs the two-pass recipe."""
@@ -419,50 +364,48 @@ class RemoteEngine(EngineBase):
             if thinking:
                 yield from self._two_pass(request)
                 return
-        choices: dict[int, _Choice] = {}
+        pump, choices = self._pump(request), {}
         usage = None
-        for item in self._stream(self._body(request, stream=True), choices, request):
+        for item in self._stream(self._body(request, stream=True), pump, choices):
             if isinstance(item, Usage):
                 usage = item
             else:
                 yield item
-        yield from self._finish(choices, usage, request.n)
+        yield from self._finish(pump, choices, usage, request.n)
 
     def _two_pass(self, request: ChatRequest) -> Iterator[Chunk]:
         if request.n != 1:
             raise RequestError("A thinking budget on a vLLM/SGLang server needs n=1.", field="n")
         budget = request.thinking_budget or 0
         total = request.max_tokens or (self.family.sampling.max_tokens if self.family else DEFAULT_MAX_TOKENS)
-        choices: dict[int, _Choice] = {0: self._new_choice(request)}
+        pump, choices = self._pump(request), {0: self._sent()}
         first: Usage | None = None
         for item in self._stream(
-            self._body(request, True, max_tokens=max(1, min(budget, total))), choices, request
+            self._body(request, True, max_tokens=max(1, min(budget, total))), pump, choices
         ):
             if isinstance(item, Usage):
                 first = item
             else:
                 yield item
-        choice = choices[0]
+        sent = choices[0]
         used = first.completion_tokens if first else budget
-        if choice.finish != "length" or total - used <= 0:
-            yield from self._finish(choices, first, 1)
+        if sent.finish != "length" or total - used <= 0:
+            yield from self._finish(pump, choices, first, 1)
             return
-        chunk, text = choice.continuation(0)
-        if chunk.raw:
-            yield chunk
+        text = sent.continuation()
         continued = request.with_(messages=[*request.messages, {"role": "assistant", "content": text}])
         body = self._body(continued, True, max_tokens=total - used)
         body.update(continue_final_message=True, add_generation_prompt=False)
-        choice.finish = None
+        sent.finish = None
         second: Usage | None = None
-        for item in self._stream(body, choices, request):
+        for item in self._stream(body, pump, choices):
             if isinstance(item, Usage):
                 second = item
             else:
                 yield item
         prompt = first.prompt_tokens if first else (second.prompt_tokens if second else 0)
         usage = Usage(prompt, used + (second.completion_tokens if second else 0))
-        yield from self._finish(choices, usage, 1)
+        yield from self._finish(pump, choices, usage, 1)
 
     def chat(self, request: ChatRequest) -> Reply:
         """The whole reply of choice 0 from one non-streamed call (the budget recipe streams)."""
@@ -474,23 +417,18 @@ class RemoteEngine(EngineBase):
             raise EngineError(f"{self.base_url} answered without choices: {json.dumps(data)[:300]}")
         item = data["choices"][0]
         message = item.get("message") or {}
-        choice = self._new_choice(request)
-        choice.reasoning(0, message.get("reasoning") or message.get("reasoning_content") or "")
-        choice.content(0, message.get("content") or "")
+        pump = self._pump(request)
+        pump.reasoning(0, message.get("reasoning") or message.get("reasoning_content") or "")
+        pump.content(0, message.get("content") or "")
         for number, call in enumerate(message.get("tool_calls") or []):
-            choice.tool_fragment({"index": number, **call})
-        choice.flush_calls(0)
-        choice.finish = item.get("finish_reason")
+            pump.tool_call(0, {**call, "index": number})
         usage = data.get("usage") or {}
-        final = next(
-            self._finish(
-                {0: choice}, Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)), 1
-            )
+        final = pump.end(
+            0,
+            item.get("finish_reason") or "stop",
+            Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
         )
-        reply = choice.parser.reply
-        reply.finish_reason = final.finish_reason
-        reply.usage = final.usage
-        return reply
+        return final.reply
 
     def close(self) -> None:
         self._http.close()

@@ -1,9 +1,10 @@
 """A scripted fake engine for tests of applications that do not need a model.
 
 ``ScriptedEngine`` replays raw GLM text queued with :meth:`ScriptedEngine.enqueue` (or a
-:class:`~glmv.output.Reply`, rendered to GLM text) and streams it through :class:`glmv.output.StreamParser` in
-small token-sized deltas, exactly as a real engine streams a model's output: reasoning, content and tool-call
-fragments, then a finish chunk with ``finish_reason`` and ``usage``. Every request lands in
+:class:`~glmv.output.Reply`, written as GLM text by :func:`glmv.output.render_reply`) and streams it through the
+:class:`~glmv.engine.pump.ChunkPump` in small token-sized deltas, exactly as a real engine streams a model's
+output: reasoning, content and tool-call fragments, then a finish chunk with ``finish_reason``, ``usage`` and
+the parsed reply. Every request lands in
 :attr:`ScriptedEngine.history`. It honours ``n``, ``max_tokens`` (finish reason ``length``) and ``stop``.
 
 It is registered as the ``scripted`` engine: ``open_engine("scripted")``.
@@ -11,7 +12,6 @@ It is registered as the ``scripted`` engine: ``open_engine("scripted")``.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -19,16 +19,19 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from glmv.engine.batching import End, Text
 from glmv.engine.open import register_engine
+from glmv.engine.pump import ChunkPump
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import EngineError
 from glmv.families import Family, get_family
-from glmv.output.reply import Reply, Usage
+from glmv.output.render import render_reply
+from glmv.output.reply import Reply
 
-__all__ = ["ScriptedEngine", "render_reply", "split_tokens"]
+__all__ = ["ScriptedEngine", "split_tokens"]
 
 # Token-like pieces: a special token whole, else a few characters (with leading spaces) at a time.
-_TOKEN = re.compile(r"<\|[^|<>]{1,40}\|>|</?[a-z_]{2,20}>|/nothink|\s+|[^\s<]{1,4}|<", re.DOTALL)
+_TOKEN = re.compile(r"<\|[^|<>]{1,40}\|>|</?[a-z_]{2,20}>|\s+|[^\s<]{1,4}|<", re.DOTALL)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -36,20 +39,13 @@ def split_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def render_reply(reply: Reply, family: Family) -> str:
-    """The raw GLM text a model would write for ``reply`` (its ``raw`` when it has one)."""
+def _reply_text(reply: Reply, family: Family) -> str:
+    """The raw GLM text a model would write for ``reply``: its ``raw`` when it has one, else rendered."""
     if reply.raw:
         return reply.raw
-    text = f"<think>{reply.reasoning}</think>" if reply.reasoning or family.thinks_by_default else ""
-    content = f"<answer>{reply.content}</answer>" if family.answer_tags and reply.content else reply.content
-    text += content
-    for call in reply.tool_calls:
-        text += f"\n<tool_call>{call.name}\n"
-        for key, value in call.arguments.items():
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            text += f"<arg_key>{key}</arg_key>\n<arg_value>{shown}</arg_value>\n"
-        text += "</tool_call>"
-    return text
+    return render_reply(
+        reasoning=reply.reasoning, content=reply.content, tool_calls=reply.tool_calls, family=family
+    )
 
 
 def _prompt_tokens(request: ChatRequest) -> int:
@@ -114,54 +110,22 @@ class ScriptedEngine(EngineBase):
                 item = self.default
             else:
                 raise EngineError("ScriptedEngine has no reply left: enqueue() one before each request.")
-        return item if isinstance(item, str) else render_reply(item, self.family)
+        return item if isinstance(item, str) else _reply_text(item, self.family)
 
     def generate(self, request: ChatRequest) -> Iterator[Chunk]:
-        from glmv.output import StreamParser
-
         with self._lock:
             self.history.append(request)
         texts = [self._next_text() for _ in range(request.n)]
-        prompt_tokens = _prompt_tokens(request)
+        pump = ChunkPump(
+            self.family,
+            request.tools,
+            keep_box_markers=request.keep_box_markers,
+            prompt_tokens=_prompt_tokens(request),
+        )
         finished = False
         try:
             for index, text in enumerate(texts):
-                parser = StreamParser(family=self.family, tools=request.tools)
-                tokens = split_tokens(text)
-                finish = "stop"
-                if request.max_tokens is not None and len(tokens) > request.max_tokens:
-                    tokens, finish = tokens[: request.max_tokens], "length"
-                sent = ""
-                for token in tokens:
-                    if self.delay:
-                        time.sleep(self.delay)
-                    candidate = sent + token
-                    hit = _first_stop(candidate, request.stop or ())
-                    if hit is not None:
-                        token, finish = candidate[:hit][len(sent) :], "stop"
-                    sent += token
-                    delta = parser.feed(token)
-                    if delta or token:
-                        yield Chunk(
-                            index=index,
-                            reasoning=delta.reasoning,
-                            content=delta.content,
-                            tool_calls=delta.tool_calls,
-                            raw=token,
-                        )
-                    if hit is not None:
-                        break
-                tail = parser.close()
-                if parser.reply.tool_calls and finish == "stop":
-                    finish = "tool_calls"
-                yield Chunk(
-                    index=index,
-                    reasoning=tail.reasoning,
-                    content=tail.content,
-                    tool_calls=tail.tool_calls,
-                    finish_reason=finish,
-                    usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(split_tokens(sent))),
-                )
+                yield from pump.run(self._events(index, text, request))
             finished = True
         finally:
             with self._lock:
@@ -169,6 +133,33 @@ class ScriptedEngine(EngineBase):
                     self.completed += 1
                 else:
                     self.cancelled += 1
+
+    def _events(self, index: int, text: str, request: ChatRequest) -> Iterator[Text | End]:
+        """Choice ``index`` replaying ``text`` token by token, cut by ``max_tokens`` and ``stop``, then its end."""
+        tokens = split_tokens(text)
+        finish = "stop"
+        if request.max_tokens is not None and len(tokens) > request.max_tokens:
+            tokens, finish = tokens[: request.max_tokens], "length"
+        stops = [stop for stop in request.stop or () if stop]
+        keep = max((len(stop) for stop in stops), default=1) - 1  # sent characters a stop string may start in
+        sent: list[str] = []
+        tail = ""
+        for token in tokens:
+            if self.delay:
+                time.sleep(self.delay)
+            hit = None
+            if stops:
+                candidate = tail + token
+                hit = _first_stop(candidate, stops)
+                if hit is not None:
+                    token, finish = token[: max(0, hit - len(tail))], "stop"
+                tail = candidate[-keep:] if keep else ""
+            sent.append(token)
+            if token:
+                yield Text(index, token)
+            if hit is not None:
+                break
+        yield End(index, finish, len(split_tokens("".join(sent))))
 
 
 def _first_stop(text: str, stops: tuple[str, ...] | list[str]) -> int | None:

@@ -1,8 +1,10 @@
 """The engine contract: the request, the streamed chunk and the ``Engine`` protocol.
 
 An engine is one generator method, :meth:`Engine.generate`, that yields :class:`Chunk` objects shaped like
-OpenAI streaming deltas; :meth:`Engine.chat` collects them into a :class:`~glmv.output.Reply`. Every
-application (CLI, server, reward judge, eval, agent) reaches a model only through this contract.
+OpenAI streaming deltas; :func:`chat` (any engine) and :meth:`EngineBase.chat` collect them into a
+:class:`~glmv.output.Reply`. Every application (CLI, server, reward judge, eval, agent) reaches a model only
+through this contract. glmv's engines stream through :class:`glmv.engine.pump.ChunkPump`, whose last chunk of
+each choice carries the finished reply, so collecting never parses the text twice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from glmv.engine.stops import check_stops
 from glmv.errors import RequestError
 from glmv.output.reply import Reply, ToolCallDelta, Usage
 
@@ -20,6 +23,7 @@ __all__ = [
     "Engine",
     "EngineBase",
     "FinishReason",
+    "chat",
     "collect",
 ]
 
@@ -33,6 +37,9 @@ class ChatRequest:
     ``messages`` are OpenAI chat messages (see :mod:`glmv.messages`); ``tools`` are OpenAI tool definitions.
     ``enable_thinking=None`` means the family's default; ``thinking_budget=None`` means no budget.
     ``max_tokens=None`` means the family's default. ``n`` replies are generated for one request.
+    ``keep_box_markers=True`` leaves ``<|begin_of_box|>``/``<|end_of_box|>`` in the streamed and collected
+    ``content`` (what a server decoding with ``skip_special_tokens=False`` returns); boxes and the answer are
+    parsed all the same.
     """
 
     messages: list[dict[str, Any]]
@@ -49,6 +56,7 @@ class ChatRequest:
     enable_thinking: bool | None = None
     thinking_budget: int | None = None
     model: str | None = None
+    keep_box_markers: bool = False
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -65,8 +73,7 @@ class ChatRequest:
             raise RequestError(f"temperature must be 0 or more, got {self.temperature}.", field="temperature")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise RequestError(f"top_p must be in (0, 1], got {self.top_p}.", field="top_p")
-        if isinstance(self.stop, str):
-            object.__setattr__(self, "stop", [self.stop])
+        object.__setattr__(self, "stop", check_stops(self.stop))
 
     def with_(self, **changes: Any) -> ChatRequest:
         """A copy with some fields changed."""
@@ -78,7 +85,9 @@ class Chunk:
     """One streamed delta of choice ``index``.
 
     Text chunks carry ``reasoning`` and/or ``content`` and/or ``tool_calls`` fragments; the last chunk of a
-    choice carries ``finish_reason`` and that choice's ``usage`` (prompt tokens counted once per request).
+    choice carries ``finish_reason`` and that choice's ``usage`` (prompt tokens counted once per request) and,
+    from glmv's engines, ``reply``: the whole choice parsed. ``raw`` is the model's own text of the delta
+    (empty where a server sent it already parsed).
     """
 
     index: int = 0
@@ -88,18 +97,15 @@ class Chunk:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     raw: str = field(default="", repr=False)
+    reply: Reply | None = field(default=None, repr=False, compare=False)
 
 
 @runtime_checkable
 class Engine(Protocol):
-    """A GLM-V model behind one generator method."""
+    """A GLM-V model behind one generator method; :func:`chat` collects it."""
 
     def generate(self, request: ChatRequest) -> Iterator[Chunk]:
         """Stream the reply (or ``request.n`` replies, told apart by ``Chunk.index``)."""
-        ...
-
-    def chat(self, request: ChatRequest) -> Reply:
-        """The whole reply of choice 0, parsed."""
         ...
 
 
@@ -108,38 +114,66 @@ def collect(
 ) -> list[Reply]:
     """Collect a chunk stream into one parsed :class:`Reply` per choice, in choice order.
 
-    The text is re-parsed from the raw deltas when engines provide them, so the result equals
-    :func:`glmv.output.parse_reply` of the whole text.
+    A choice whose last chunk carries its ``reply`` (glmv's engines) gives that reply. For an engine that sends
+    none, the choice's raw deltas are parsed once with ``tools`` and ``family`` (so the result equals
+    :func:`glmv.output.parse_reply` of the whole text), else its reasoning and content deltas are joined.
     """
     from glmv.output import parse_reply
 
-    raw: dict[int, list[str]] = {}
     parts: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
-        state = parts.setdefault(chunk.index, {"reasoning": [], "content": [], "finish": None, "usage": None})
-        raw.setdefault(chunk.index, []).append(chunk.raw)
+        state = parts.get(chunk.index)
+        if state is None:
+            state = parts[chunk.index] = {
+                "raw": [],
+                "reasoning": [],
+                "content": [],
+                "finish": None,
+                "usage": None,
+                "reply": None,
+            }
+        state["raw"].append(chunk.raw)
         state["reasoning"].append(chunk.reasoning)
         state["content"].append(chunk.content)
         if chunk.finish_reason is not None:
             state["finish"] = chunk.finish_reason
         if chunk.usage is not None:
             state["usage"] = chunk.usage
+        if chunk.reply is not None:
+            state["reply"] = chunk.reply
     replies = []
     for index in sorted(parts):
         state = parts[index]
-        text = "".join(raw[index])
-        if text:
-            reply = parse_reply(text, family=family, tools=tools)
-        else:
-            reply = Reply(reasoning="".join(state["reasoning"]), content="".join(state["content"]))
+        reply = state["reply"]
+        if reply is None:
+            text = "".join(state["raw"])
+            if text:
+                reply = parse_reply(text, family=family, tools=tools)
+            else:
+                reply = Reply(reasoning="".join(state["reasoning"]), content="".join(state["content"]))
         reply.finish_reason = state["finish"]
         reply.usage = state["usage"]
         replies.append(reply)
     return replies
 
 
+def chat(engine: Engine, request: ChatRequest) -> Reply:
+    """The whole reply of choice 0 of ``request`` from any object with ``generate``, parsed once.
+
+    The engine's ``family`` attribute (when it has one) guides parsing for engines whose chunks carry no reply.
+    """
+    chunks = engine.generate(request)
+    try:
+        return collect(chunks, tools=request.tools, family=getattr(engine, "family", None))[0]
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class EngineBase:
-    """Gives an engine :meth:`chat` from its :meth:`generate`; ``family`` (when set) guides parsing."""
+    """Gives an engine :meth:`chat` (the module's :func:`chat`) from its :meth:`generate`; ``family`` (when set)
+    guides parsing."""
 
     family: Any = None
 
@@ -147,4 +181,5 @@ class EngineBase:
         raise NotImplementedError
 
     def chat(self, request: ChatRequest) -> Reply:
-        return collect(self.generate(request), tools=request.tools, family=self.family)[0]
+        """The whole reply of choice 0, parsed."""
+        return chat(self, request)
