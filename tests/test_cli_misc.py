@@ -84,7 +84,9 @@ def test_list_prompts_shows_the_taught_prompts_and_writes_their_images(tmp_path)
 
     from glmv.testing import taught_conversations
 
-    result = _glmv("tiny-checkpoint", "glm-4.6v-flash", "--list-prompts", "--images", str(tmp_path), columns=200)
+    result = _glmv(
+        "tiny-checkpoint", "glm-4.6v-flash", "--list-prompts", "--images", str(tmp_path), columns=200
+    )
     assert result.returncode == 0, result.stderr
     for conversation in taught_conversations("glm-4.6v-flash"):
         assert conversation.name in result.stdout
@@ -97,3 +99,19 @@ def test_tiny_checkpoint_without_a_folder_says_what_to_pass():
     result = _glmv("tiny-checkpoint", "glm-4.6v")
     assert result.returncode != 0
     assert "Name the folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("hidden", ["torch", "transformers"])
+def test_chat_with_a_local_model_without_the_local_extra_says_what_to_install(tmp_path, hidden):
+    (tmp_path / "config.json").write_text('{"model_type": "glm4v"}')
+    program = (
+        f"import sys; sys.modules[{hidden!r}] = None; "
+        f"sys.argv = ['glmv', 'chat', '-m', {str(tmp_path)!r}, '-p', 'hi']; "
+        "from glmv.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    error = " ".join(result.stderr.split())
+    assert result.returncode == 1, result.stderr
+    assert f"{hidden} (needed by running a model in-process) is not installed" in error
+    assert "pip install 'glmv[local]'" in error
+    assert "Traceback" not in result.stderr

@@ -18,6 +18,7 @@ pytest.importorskip("torch")
 from glmv.engine import ChatRequest, LocalEngine, collect, open_engine, register_engine
 from glmv.errors import ModelLoadError
 from glmv.messages import user_message
+from glmv.output import parse_reply
 from glmv.testing import taught_conversations
 
 pytestmark = pytest.mark.slow
@@ -94,6 +95,20 @@ def test_stream_is_reasoning_then_content_then_one_final_chunk(engine):
     assert chunks[-1].usage is not None and all(c.usage is None for c in chunks[:-1])
     reply = collect(chunks, family=engine.family)[0]
     assert [box.as_list() for box in reply.boxes] == [[100, 200, 300, 400]]
+
+
+def test_the_last_chunk_carries_the_reply_with_box_markers_kept_when_asked(engine):
+    conv = conversation(engine, "grounding")
+    chunks = list(engine.generate(request_for(conv, keep_box_markers=True)))
+    expected = parse_reply(conv.reply, family=engine.family, keep_box_markers=True)
+    reply = chunks[-1].reply
+    assert (reply.reasoning, reply.content, reply.boxes) == (
+        expected.reasoning,
+        expected.content,
+        expected.boxes,
+    )
+    assert "<|begin_of_box|>[[100,200,300,400]]<|end_of_box|>" in "".join(c.content for c in chunks)
+    assert (reply.finish_reason, reply.usage, reply.raw) == ("stop", chunks[-1].usage, conv.reply)
 
 
 def test_thinking_off(engine):

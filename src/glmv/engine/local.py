@@ -9,7 +9,8 @@ The path of one request is short:
    callables: :class:`~glmv.engine.budget.ThinkingBudgetProcessor` (the thinking budget) and :class:`_StopRules`
    (stop tokens, stop strings, ``max_tokens``, cancellation — and the streaming of each new token);
 3. :class:`Generation` (back on the caller's thread) turns the text deltas into :class:`~glmv.engine.types.Chunk`
-   objects through :class:`glmv.output.StreamParser`, then a last chunk per choice with the finish reason and usage.
+   objects through the :class:`~glmv.engine.pump.ChunkPump`, then a last chunk per choice with the finish reason,
+   usage and the parsed reply.
 
 torch and transformers are imported only when an engine is built.
 """
@@ -24,10 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glmv.engine.batching import End, Job, Scheduler, Text
+from glmv.engine.hub import hub_access
+from glmv.engine.pump import ChunkPump
+from glmv.engine.stops import StopMatcher
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
-from glmv.errors import ModelLoadError, RequestError
+from glmv.errors import ModelLoadError, RequestError, require
 from glmv.families import Family, detect_family, get_family
-from glmv.output.reply import Usage
 
 if TYPE_CHECKING:
     import torch
@@ -86,7 +89,9 @@ class LocalEngine(EngineBase):
     ``dtype`` to bfloat16 on CUDA, else float32. ``family`` is detected from the checkpoint unless given.
     Up to ``max_batch_size`` rows that arrive within ``batch_window`` seconds of each other run as one batch;
     a batch waits at most ``max_batch_wait`` seconds for requests that are still being prepared.
-    ``media_policy`` limits what images and videos requests may load. ``progress`` reports loading steps.
+    ``media_policy`` limits what images and videos requests may load. ``max_model_len`` lowers the context
+    (prompt plus reply) below the checkpoint's; a longer prompt is refused before it reaches the model.
+    ``progress`` reports loading steps.
     """
 
     def __init__(
@@ -100,22 +105,32 @@ class LocalEngine(EngineBase):
         batch_window: float = 0.01,
         max_batch_wait: float = 0.1,
         media_policy: MediaPolicy | None = None,
+        max_model_len: int | None = None,
         progress: Progress | None = None,
     ) -> None:
+        require("torch", "transformers", extra="local", purpose="running a model in-process")
         import torch
 
         report = progress or (lambda step, fraction: None)
         self.model_id = str(model)
         self.family = get_family(family) if family is not None else _detect(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelLoadError(
+                f"device {self.device!r} was asked for, but torch finds no CUDA GPU (no NVIDIA driver, or a "
+                "CPU-only torch build); use --device cpu, or leave the device out to pick one."
+            )
         self.dtype = _torch_dtype(dtype, self.device)
         self.media_policy = media_policy
+        cache_only = hub_access(model) == "cache"
         report(f"Loading the processor of {self.model_id}", 0.0)
-        self.processor = _load_processor(model)
+        self.processor = _load_processor(model, cache_only)
         self.tokenizer = self.processor.tokenizer
         report(f"Loading the weights of {self.model_id}", 0.2)
-        self.model = _load_model(model, self.device, self.dtype)
+        self.model = _load_model(model, self.device, self.dtype, cache_only)
         report("Ready", 1.0)
+        self.max_model_len = _context_limit(self.model.config, self.family, max_model_len)
+        self._max_token_chars = max(1, max((len(t) for t in self.tokenizer.get_vocab()), default=1))
         self.stop_ids = _token_ids(self.tokenizer, self.family.stop_tokens)
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
@@ -146,7 +161,9 @@ class LocalEngine(EngineBase):
             jobs = [Job(key=_batch_key(p.sampling), size=p.request.n, payload=p) for p in prepared]
             self._scheduler.submit(*jobs)
         return [
-            Generation(job, self.family, p.tools, p.prompt_tokens)
+            Generation(
+                job, self.family, p.tools, p.prompt_tokens, keep_box_markers=p.request.keep_box_markers
+            )
             for job, p in zip(jobs, prepared, strict=True)
         ]
 
@@ -196,11 +213,13 @@ class LocalEngine(EngineBase):
 
         tools = self._tools(request)
         messages, media = to_processor_messages(request.messages, self.family)
+        prompt = self._render(messages, tools, request.enable_thinking)
+        if len(prompt) > self.max_model_len * self._max_token_chars:  # refused before tokenising it
+            raise _too_long(f"more than {self.max_model_len:,}", self.max_model_len)
         images = [load_image(ref.source, self.media_policy) for ref in media if ref.kind == "image"]
         videos = [
             load_video(ref.source, self.family, self.media_policy) for ref in media if ref.kind == "video"
         ]
-        prompt = self._render(messages, tools, request.enable_thinking)
         kwargs: dict[str, Any] = {}
         if images:
             kwargs["images"] = images
@@ -213,16 +232,35 @@ class LocalEngine(EngineBase):
         with self._prepare_lock:
             inputs = dict(self.processor(text=[prompt], return_tensors="pt", **kwargs))
         inputs.pop("token_type_ids", None)
+        if images and videos:
+            inputs = _videos_as_images(inputs, [ref.kind for ref in media])
+        prompt_tokens = int(inputs["input_ids"].shape[1])
         budget = request.thinking_budget if self._budget_tokens is not None else None
         return _Prepared(
             request=request,
             inputs=inputs,
-            prompt_tokens=int(inputs["input_ids"].shape[1]),
-            max_tokens=request.max_tokens or self.family.sampling.max_tokens,
+            prompt_tokens=prompt_tokens,
+            max_tokens=self._max_tokens(request, prompt_tokens),
             budget=budget,
             tools=tools,
             sampling=self._sampling(request),
         )
+
+    def _max_tokens(self, request: ChatRequest, prompt_tokens: int) -> int:
+        """The request's ``max_tokens`` checked against the context left after the prompt (the family's
+        default is clamped to it, a ``max_tokens`` given past it is refused, as vLLM does)."""
+        left = self.max_model_len - prompt_tokens
+        if left <= 0:
+            raise _too_long(f"{prompt_tokens:,}", self.max_model_len)
+        if request.max_tokens is None:
+            return min(self.family.sampling.max_tokens, left)
+        if request.max_tokens > left:
+            raise RequestError(
+                f"max_tokens is {request.max_tokens:,}, but the prompt takes {prompt_tokens:,} of the "
+                f"{self.max_model_len:,} tokens of context, so at most {left:,} can be generated; lower max_tokens.",
+                field="max_tokens",
+            )
+        return request.max_tokens
 
     def _render(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, thinking: bool | None
@@ -236,7 +274,7 @@ class LocalEngine(EngineBase):
         prompt = self.tokenizer.apply_chat_template(messages, chat_template=template, **options)
         if thinking is False and self.family.thinking == "always":
             # A family that cannot switch thinking off gets an empty, closed think block and an open answer.
-            prompt += "<think>" + "".join(self.family.thinking_end)
+            prompt += self.family.closed_thinking
         return prompt
 
     def _tools(self, request: ChatRequest) -> list[dict[str, Any]] | None:
@@ -324,17 +362,25 @@ class Generation:
     """A running request: iterate it for :class:`~glmv.engine.types.Chunk` objects; :meth:`cancel` stops it.
 
     Each choice streams reasoning / content / tool-call deltas (and the ``raw`` text), then ends with a chunk
-    carrying ``finish_reason`` (``stop``, ``length``, ``tool_calls`` or ``cancelled``) and its :class:`Usage`.
+    carrying ``finish_reason`` (``stop``, ``length``, ``tool_calls`` or ``cancelled``), its
+    :class:`~glmv.output.Usage` and the parsed ``reply``. ``keep_box_markers`` keeps the box markers in content.
     """
 
     def __init__(
-        self, job: Job, family: Family, tools: list[dict[str, Any]] | None, prompt_tokens: int
+        self,
+        job: Job,
+        family: Family,
+        tools: list[dict[str, Any]] | None,
+        prompt_tokens: int,
+        *,
+        keep_box_markers: bool = False,
     ) -> None:
         self.job = job
         self.family = family
         self.tools = tools
         self.prompt_tokens = prompt_tokens
-        self._chunks = self._produce()
+        pump = ChunkPump(family, tools, keep_box_markers=keep_box_markers, prompt_tokens=prompt_tokens)
+        self._chunks = pump.run(job.stream())
 
     def __del__(self) -> None:  # an abandoned generation stops instead of running to max_tokens
         self.job.cancel()
@@ -353,29 +399,6 @@ class Generation:
 
     def __next__(self) -> Chunk:
         return next(self._chunks)
-
-    def _produce(self) -> Iterator[Chunk]:
-        from glmv.output import StreamParser
-
-        parsers: dict[int, Any] = {}
-        for event in self.job.stream():
-            parser = parsers.get(event.index)
-            if parser is None:
-                parser = parsers[event.index] = StreamParser(family=self.family, tools=self.tools)
-            if isinstance(event, Text):
-                delta = parser.feed(event.text)
-                yield Chunk(event.index, delta.reasoning, delta.content, delta.tool_calls, raw=event.text)
-                continue
-            tail = parser.close()
-            reason = "tool_calls" if event.reason == "stop" and parser.reply.tool_calls else event.reason
-            yield Chunk(
-                event.index,
-                tail.reasoning,
-                tail.content,
-                tail.tool_calls,
-                finish_reason=reason,
-                usage=Usage(self.prompt_tokens, event.completion_tokens),
-            )
 
 
 def _batch_key(sampling: _Sampling) -> Hashable:
@@ -430,33 +453,6 @@ def _decoder_of(tokenizer: Any) -> Callable[[list[int]], str]:
     return partial(tokenizer.decode, skip_special_tokens=False)
 
 
-class _StopStrings:
-    """Cuts the text at the first stop string, holding back a tail that may be the start of one."""
-
-    def __init__(self, stops: Sequence[str] | None) -> None:
-        self.stops = [stop for stop in stops or () if stop]
-        self.held = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """The text safe to emit, and whether a stop string was hit."""
-        if not self.stops:
-            return text, False
-        text = self.held + text
-        hits = [position for stop in self.stops if (position := text.find(stop)) >= 0]
-        if hits:
-            self.held = ""
-            return text[: min(hits)], True
-        keep = max(
-            (k for stop in self.stops for k in range(1, len(stop)) if text.endswith(stop[:k])), default=0
-        )
-        self.held = text[len(text) - keep :] if keep else ""
-        return text[: len(text) - keep], False
-
-    def flush(self) -> str:
-        held, self.held = self.held, ""
-        return held
-
-
 class _Choice:
     """One row of a running batch: decodes its tokens, applies its stop rules and streams to its job."""
 
@@ -473,7 +469,7 @@ class _Choice:
         self.index = index
         self.decoder = decoder
         self.stop_ids = frozenset(stop_ids)
-        self.stops = _StopStrings(stops)
+        self.stops = StopMatcher(stops)
         self.max_tokens = max_tokens
         self.count = 0
         self.done = False
@@ -557,6 +553,55 @@ def _left_pad(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
     return batch
 
 
+def _videos_as_images(inputs: dict[str, Any], kinds: Sequence[str]) -> dict[str, Any]:
+    """One row's vision inputs with its videos folded into the image stream, so images and videos can mix.
+
+    transformers' GLM-V models find video placeholders with the *image* token id (GLM writes video frames as
+    images), so a prompt holding both counts every frame's tokens as image tokens and fails ("Image features
+    and image tokens do not match"). The vision tower reads a video as one ``[1, h, w]`` grid per temporal
+    step and M-RoPE places each such frame exactly as an image of that grid, so the video's pixel rows join the
+    image rows in prompt order, its grid splits into one image grid per step, and its tokens are marked as
+    image tokens: the same features land on the same positions, and nothing depends on the buggy mask.
+    """
+    import torch
+
+    image_rows = iter(torch.split(inputs["pixel_values"], inputs["image_grid_thw"].prod(-1).tolist()))
+    video_rows = iter(torch.split(inputs["pixel_values_videos"], inputs["video_grid_thw"].prod(-1).tolist()))
+    image_grids, video_grids = iter(inputs["image_grid_thw"]), iter(inputs["video_grid_thw"])
+    rows, grids = [], []
+    for kind in kinds:
+        if kind == "image":
+            rows.append(next(image_rows))
+            grids.append(next(image_grids).view(1, 3))
+        else:
+            steps, height, width = next(video_grids).tolist()
+            rows.append(next(video_rows))
+            grids.append(torch.tensor([[1, height, width]] * steps, dtype=inputs["image_grid_thw"].dtype))
+    merged = {k: v for k, v in inputs.items() if k not in ("pixel_values_videos", "video_grid_thw")}
+    merged["pixel_values"] = torch.cat(rows)
+    merged["image_grid_thw"] = torch.cat(grids)
+    merged["mm_token_type_ids"] = inputs["mm_token_type_ids"].clamp(max=1)
+    return merged
+
+
+def _too_long(count: str, limit: int) -> RequestError:
+    return RequestError(
+        f"The prompt takes {count} tokens (images and video frames included), but the model's context is "
+        f"{limit:,} tokens; shorten the conversation or its media (a server's --max-model-len sets the limit).",
+        field="messages",
+    )
+
+
+def _context_limit(config: Any, family: Family, requested: int | None) -> int:
+    """Positions a prompt plus its reply may take: the checkpoint's, the family's, and ``max_model_len``."""
+    text = getattr(config, "text_config", None) or config
+    limits = [family.context_length, getattr(text, "max_position_embeddings", None), requested]
+    limit = min(value for value in limits if value)
+    if requested is not None and requested < 1:
+        raise ModelLoadError(f"max_model_len must be at least 1, got {requested}.")
+    return limit
+
+
 def _detect(model: str | Path) -> Family:
     path = Path(model).expanduser()
     if path.exists() and not (path / "config.json").is_file():
@@ -579,37 +624,37 @@ def _torch_dtype(dtype: str | None, device: str) -> torch.dtype:
 
 
 def _load_error(model: str | Path, exc: Exception) -> ModelLoadError:
-    import os
-
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    where = (
-        "the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded; unset it to download)"
-        if offline
-        else "the Hugging Face cache or on the Hub (check the id and your network; gated or private models need "
-        "`hf auth login`)"
-    )
     return ModelLoadError(
-        f"Cannot load the model {str(model)!r}: it is not a local folder and was not found in {where}. "
-        f"Pass a hub id such as zai-org/GLM-4.6V-Flash or a checkpoint folder. ({type(exc).__name__}: {exc})"
+        f"Cannot load the model {str(model)!r}: it is not a local folder and was not found in the Hugging Face "
+        "cache or on the Hub. Check the id (the GLM-V ids are listed by `glmv families`) or pass a checkpoint "
+        f"folder; gated or private models need `hf auth login`. ({type(exc).__name__}: {exc})"
     )
 
 
-def _load_processor(model: str | Path) -> Any:
+def _load_processor(model: str | Path, cache_only: bool) -> Any:
     from transformers import AutoProcessor
 
     try:
-        return AutoProcessor.from_pretrained(str(model))
+        return AutoProcessor.from_pretrained(str(model), local_files_only=cache_only)
     except (OSError, ValueError) as exc:
         raise _load_error(model, exc) from exc
 
 
-def _load_model(model: str | Path, device: str, dtype: torch.dtype) -> Any:
+def _load_model(model: str | Path, device: str, dtype: torch.dtype, cache_only: bool) -> Any:
     from transformers import AutoModelForImageTextToText
+    from transformers.utils import logging
 
+    bars = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # the caller's progress callback reports loading, not one bar per shard
     try:
-        loaded = AutoModelForImageTextToText.from_pretrained(str(model), dtype=dtype, device_map=device)
+        loaded = AutoModelForImageTextToText.from_pretrained(
+            str(model), dtype=dtype, device_map=device, local_files_only=cache_only
+        )
     except (OSError, ValueError) as exc:
         raise _load_error(model, exc) from exc
+    finally:
+        if bars:
+            logging.enable_progress_bar()
     return loaded.eval()
 
 

@@ -193,7 +193,7 @@ def _config(family: Family, size: TinySize, tokenizer: Any, vocab_size: int) -> 
         "partial_rotary_factor": 0.5,
         "pad_token_id": ids["<|endoftext|>"],
     }
-    moe = family.model_type == "glm4v_moe"
+    moe = family.moe
     if moe:
         text.update(
             n_routed_experts=size.n_routed_experts,
