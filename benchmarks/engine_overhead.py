@@ -16,10 +16,13 @@
    an HTTP server does; the scheduler batches them, left padding) against the same eight sent one after
    another; ``--batch-rounds`` rounds, interleaved. Reported: total tokens/s of each (median), the speed-up and
    the batch size every request ran in.
+3. **Collecting.** ``Engine.chat`` against draining ``Engine.generate`` on one long scripted reply
+   (``--chat-characters`` characters of reasoning, boxed answers and a tool call through ``ScriptedEngine``):
+   what ``chat`` costs on top of the stream it collects (CPU seconds, best of ``--repeats``).
 
 Run: ``python benchmarks/engine_overhead.py`` (``--tokens 64 --repeats 9 --batch-rounds 2 --threads N``;
-``--checkpoint DIR`` reuses a checkpoint built by an earlier run). Writes
-``benchmarks/results/engine_overhead.json``.
+``--checkpoint DIR`` reuses a checkpoint built by an earlier run). Writes ``engine_overhead.json`` into
+``--out DIR`` (default ``~/.cache/glmv/benchmarks``).
 On a 2-core machine shared with other work, note the load average the script prints: another process taking a
 core slows whichever run is going, which is why the overhead is a median of paired ratios.
 """
@@ -36,7 +39,7 @@ import threading
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results" / "engine_overhead.json"
+RESULTS_DIR = Path.home() / ".cache" / "glmv" / "benchmarks"
 FAMILY = "glm-4.6v-flash"
 PROMPTS = [
     "Describe the weather in Paris in spring.",
@@ -205,6 +208,42 @@ def batching(engine, tokens: int, rounds: int) -> dict:
     }
 
 
+def long_reply(characters: int) -> str:
+    """A GLM-style reply of about ``characters`` characters: reasoning, boxed answers, one tool call."""
+    reasoning = "Let me look at the image carefully; 15 + 27 = 42. " * (characters * 4 // 10 // 50)
+    answer = "The answer is <|begin_of_box|>42<|end_of_box|>, the car at [[120,340,410,620]].\n" * (
+        characters * 5 // 10 // 80
+    )
+    call = "<tool_call>write_file\n<arg_key>text</arg_key>\n<arg_value>" + "x" * (characters // 10)
+    return f"<think>{reasoning}</think>{answer}{call}</arg_value>\n</tool_call>"
+
+
+def collecting(characters: int, repeats: int) -> dict:
+    """CPU seconds of ``Engine.chat`` and of draining ``Engine.generate`` on one long scripted reply."""
+    from glmv.engine import ChatRequest, ScriptedEngine
+
+    engine = ScriptedEngine(default=long_reply(characters))
+    chat_request = ChatRequest(messages=[{"role": "user", "content": "Describe the image."}])
+
+    def drain() -> None:
+        for _ in engine.generate(chat_request):
+            pass
+
+    best = {"generate": float("inf"), "chat": float("inf")}
+    for _ in range(repeats):
+        for name, run in (("generate", drain), ("chat", lambda: engine.chat(chat_request))):
+            started = time.process_time()
+            run()
+            best[name] = min(best[name], time.process_time() - started)
+    return {
+        "characters": len(long_reply(characters)),
+        "repeats": repeats,
+        "generate_cpu_seconds": best["generate"],
+        "chat_cpu_seconds": best["chat"],
+        "chat_extra_percent": (best["chat"] / best["generate"] - 1) * 100,
+    }
+
+
 def batch_rows(rows: list[int]) -> str:
     """``8×8`` for eight requests that all ran in a batch of 8, ``2×2 6×6`` for a batch of 2 and one of 6."""
     return " ".join(f"{size}×{rows.count(size)}" for size in sorted(set(rows)))
@@ -219,6 +258,8 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--chat-characters", type=int, default=200_000)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for engine_overhead.json")
     args = parser.parse_args()
 
     import torch
@@ -234,6 +275,7 @@ def main() -> None:
         result_overhead = overhead(engine, args.tokens, args.repeats)
         result_batching = batching(engine, args.tokens, args.batch_rounds)
         load_after = os.getloadavg()
+    result_collecting = collecting(args.chat_characters, args.repeats)
 
     result = {
         "machine": {
@@ -247,11 +289,13 @@ def main() -> None:
         "checkpoint": {"family": FAMILY, "parameters": parameters, "dtype": "float32", "device": "cpu"},
         "streaming_overhead": result_overhead,
         "batching": result_batching,
+        "collecting": result_collecting,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out / "engine_overhead.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
-    o, b = result_overhead, result_batching
+    o, b, c = result_overhead, result_batching, result_collecting
     print(f"\n{FAMILY}-shaped random checkpoint, {parameters / 1e6:.1f} M parameters, CPU float32, ")
     print(
         f"{torch.get_num_threads()} torch threads, load average {load_before[0]:.1f} → {load_after[0]:.1f}\n"
@@ -278,10 +322,13 @@ def main() -> None:
         (f"{b['requests']} concurrent requests (batched), tokens/s", f"{b['concurrent_tokens_per_s']:.1f}"),
         ("batched speed-up", f"{b['speedup']:.2f}×"),
         ("batch size seen by each request, per round", " | ".join(map(batch_rows, b["batch_rows_seen"]))),
+        (f"ScriptedEngine, {c['characters']:,} chars: generate drained, CPU s", f"{c['generate_cpu_seconds']:.3f}"),
+        ("ScriptedEngine: Engine.chat, CPU s", f"{c['chat_cpu_seconds']:.3f}"),
+        ("Engine.chat cost on top of the stream", f"{c['chat_extra_percent']:+.1f} %"),
     ]  # fmt: skip
     for name, value in summary:
         print(f"{name:<{width}}{value:>26}")
-    print(f"\nWrote {RESULTS}")
+    print(f"\nWrote {out}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
     glmv's absolute items/s only.
 
 Run: python benchmarks/reward.py [--groups 150] [--group-size 8] [--rule-items 20000] [--repeats 3]
-Prints a table and writes benchmarks/results/reward.json.
+Prints a table and writes reward.json into --out DIR (default ~/.cache/glmv/benchmarks).
 """
 
 from __future__ import annotations
@@ -230,6 +230,12 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--rule-items", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path.home() / ".cache" / "glmv" / "benchmarks",
+        help="folder for reward.json",
+    )
     args = parser.parse_args()
 
     math_result = bench_math(args.groups, args.group_size)
@@ -273,7 +279,7 @@ def main() -> None:
         f"{m['decided_in_process']} decided in-process; worker start-up {m['glmv_worker_startup_s']:.1f} s "
         "(not in the timing)."
     )
-    path = Path(__file__).parent / "results" / "reward.json"
+    path = args.out / "reward.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
