@@ -117,9 +117,9 @@ def chat_command(
                     f"{attachment.label}: {attachment.note}", style="dim", markup=False, soft_wrap=True
                 )
         if json_output:
-            from glmv.engine import ChatRequest
+            from glmv.engine import ChatRequest, chat
 
-            reply = engine.chat(ChatRequest(**conversation.ask(prompt)))
+            reply = chat(engine, ChatRequest(**conversation.ask(prompt)))
             conversation.answered(reply)
             print(json.dumps(reply.to_dict(), ensure_ascii=False))
             return

@@ -8,7 +8,7 @@ widgets. It never calls a model: :meth:`Conversation.ask` returns the keywords o
 
     conversation = Conversation("glm-4.6v-flash", settings={"max_tokens": 1024})
     conversation.attach(images=["cat.png"])            # checked now: a bad file is a MediaError here
-    reply = engine.chat(ChatRequest(**conversation.ask("What is this?")))
+    reply = chat(engine, ChatRequest(**conversation.ask("What is this?")))
     conversation.answered(reply)
     conversation.save("cat.json")
     later = Conversation.load("cat.json")
