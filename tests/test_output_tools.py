@@ -1,4 +1,4 @@
-"""Tool calls: glm45/glm47 shapes, schema typing, names, and the vLLM/SGLang parser bugs of SERVING.md §7.5/§8.3."""
+"""Tool calls: glm45/glm47 shapes, schema typing, names, and the cases where vLLM's and SGLang's GLM tool parsers went wrong."""
 
 from __future__ import annotations
 
