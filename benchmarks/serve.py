@@ -1,7 +1,7 @@
 """Serving benchmark in the manner of ``vllm bench serve``: a concurrency sweep against an OpenAI-compatible URL.
 
 For each concurrency level, ``--num-prompts`` streaming chat requests (``max_tokens`` each, usage included) are
-sent with at most that many in flight. Reported per level (SERVING.md §10.1): request throughput, output
+sent with at most that many in flight. Reported per level: request throughput, output
 tokens/s, TTFT (time to the first reasoning or content text) mean / median / P99, TPOT (time per output token
 after the first) mean, ITL (gap between text chunks) median / P99. The batching gain is output tokens/s at 16
 concurrent clients over 1.
@@ -13,7 +13,16 @@ Targets:
   starts ``glmv serve`` on it in a subprocess on a free loopback port, then benchmarks it.
 
 Run: ``python benchmarks/serve.py --tiny`` (``--concurrency 1 4 16 --num-prompts 32 --max-tokens 64 --image``).
-Prints a table and writes ``benchmarks/results/serve.json``.
+Prints a table and writes ``serve.json`` into ``--out DIR`` (default ``~/.cache/glmv/benchmarks``).
+
+``--hostile``: the normal load of ``--hostile-clients`` (16) streaming clients, first alone, then while
+``--attackers`` clients send the attacks of issue 9 in a loop (nested JSON, out-of-range seeds, lone surrogates,
+typed media tokens, malformed tool-call history, a 1x100000 image, a header-only JPEG, a PNG text-chunk bomb, a NUL
+in a path, 16 x 7000x7000 images, a prompt past the context, too many stops, ``response_format``), plus two
+sockets that never read their streamed reply and two that drip their headers (slowloris). The attack loop is bounded
+by ``--attack-limit`` requests and by the normal run's end; every address is 127.0.0.1. Prints the normal clients'
+TTFT p99 and output throughput with and without attacks, their ratio, and the statuses the attacks got (a 5xx
+is a failure). Writes ``serve_hostile.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-RESULTS = Path(__file__).parent / "results" / "serve.json"
+RESULTS_DIR = Path.home() / ".cache" / "glmv" / "benchmarks"
 PROMPTS = [
     "Describe a quiet harbour at dawn in a few sentences.",
     "List five uses for a paperclip and explain each briefly.",
@@ -170,6 +179,189 @@ def _bodies(model: str, count: int, max_tokens: int, image: bool) -> list[dict]:
     return bodies
 
 
+def _attack_bodies(model: str) -> list[tuple[str, bytes]]:
+    """Issue 9's single-request attacks, as raw JSON bodies (some are not valid JSON on purpose)."""
+    import base64
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    def png(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def uri(data: bytes, kind: str = "image/png") -> str:
+        return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    def body(content: object, **extra: object) -> bytes:
+        message = {"role": "user", "content": content}
+        return json.dumps({"model": model, "messages": [message], "max_tokens": 8, **extra}).encode()
+
+    def image(url: str, copies: int = 1) -> bytes:
+        return body(
+            [{"type": "image_url", "image_url": {"url": url}}] * copies + [{"type": "text", "text": "x"}]
+        )
+
+    red = png(Image.new("RGB", (56, 56), "red"))
+    bomb = red[:33] + chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * (32 << 20), 9)) + red[33:]
+    jpeg = io.BytesIO()
+    Image.effect_noise((128, 128), 50).convert("RGB").save(jpeg, format="JPEG")
+    header_only = jpeg.getvalue()[: jpeg.getvalue().index(b"\xff\xda") + 2]
+    history = {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": "f"}]}
+    return [
+        ("nested JSON", b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+        ("seed 2**70", body("hi", seed=2**70)),
+        ("lone surrogate", b'{"messages": [{"role": "user", "content": "a \\ud800 b"}]}'),
+        ("typed <|image|>", body("look <|image|> here")),
+        (
+            "bad tool_calls",
+            json.dumps({"model": model, "messages": [{"role": "user", "content": "x"}, history]}).encode(),
+        ),
+        ("1x100000 image", image(uri(png(Image.new("L", (1, 100_000)))))),
+        ("header-only JPEG", image(uri(header_only, "image/jpeg"))),
+        ("PNG text bomb", image(uri(bomb))),
+        ("NUL in a path", image("file:///tmp/a\u0000.png")),
+        ("16 x 7000x7000", image(uri(png(Image.new("1", (7000, 7000)))), copies=16)),
+        ("prompt past the context", body("hello " * 20_000)),
+        ("17 stop strings", body("hi", stop=[f"s{i}" for i in range(17)])),
+        ("response_format", body("hi", response_format={"type": "json_object"})),
+    ]
+
+
+async def _stuck_reader(port: int, body: bytes) -> None:
+    """A client that sends a streaming request and never reads the reply (until cancelled)."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
+    writer.write(head.encode() + body)
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        writer.transport.abort()
+
+
+async def _slowloris(port: int) -> None:
+    """A client that drips header lines, one every 0.5 s, reconnecting when the server hangs up."""
+    while True:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            while not writer.transport.is_closing():
+                await asyncio.sleep(0.5)
+                writer.write(b"X-Drip: 1\r\n")
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort()
+
+
+async def _attack_loop(
+    url: str,
+    headers: dict,
+    attacks: list[tuple[str, bytes]],
+    limit: int,
+    stop: asyncio.Event,
+    statuses: dict[str, dict[str, int]],
+) -> None:
+    sent = 0
+    async with httpx.AsyncClient(
+        timeout=60, headers={**headers, "content-type": "application/json"}
+    ) as client:
+        for name, data in itertools.cycle(attacks):
+            if stop.is_set() or sent >= limit:
+                return
+            sent += 1
+            try:
+                status = str((await client.post(url, content=data)).status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            statuses.setdefault(name, {}).setdefault(status, 0)
+            statuses[name][status] += 1
+
+
+async def _hostile_level(
+    url: str, headers: dict, bodies: list[dict], concurrency: int, attackers: int, limit: int, model: str
+) -> tuple[dict, dict]:
+    port = urlparse(url).port or 80
+    attacks = _attack_bodies(model)
+    stuck_body = json.dumps({**bodies[0], "max_tokens": 4096}).encode()
+    stop = asyncio.Event()
+    statuses: dict[str, dict[str, int]] = {}
+    background = [asyncio.ensure_future(_stuck_reader(port, stuck_body)) for _ in range(2)]
+    background += [asyncio.ensure_future(_slowloris(port)) for _ in range(2)]
+    loops = [
+        asyncio.ensure_future(_attack_loop(url, headers, attacks, limit // max(1, attackers), stop, statuses))
+        for _ in range(attackers)
+    ]
+    try:
+        level = await _level(url, headers, bodies, concurrency)
+    finally:
+        stop.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await asyncio.gather(*loops, return_exceptions=True)
+    return level, statuses
+
+
+def _run_hostile(args: argparse.Namespace, base_url: str, model: str) -> dict:
+    url = base_url.rstrip("/") + "/chat/completions"
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    asyncio.run(_level(url, headers, _bodies(model, 1, 8, args.image), 1))
+    count = args.num_prompts or 4 * args.hostile_clients
+    bodies = _bodies(model, count, args.max_tokens, args.image)
+    calm = asyncio.run(_level(url, headers, bodies, args.hostile_clients))
+    print(f"without attacks: {calm['output_throughput']:.1f} output tok/s", flush=True)
+    attacked, statuses = asyncio.run(
+        _hostile_level(url, headers, bodies, args.hostile_clients, args.attackers, args.attack_limit, model)
+    )
+    print(f"with attacks: {attacked['output_throughput']:.1f} output tok/s", flush=True)
+    ttft_ratio = (attacked["ttft_ms"] or {}).get("p99", float("nan")) / (calm["ttft_ms"] or {}).get("p99", 1)
+    throughput_ratio = (
+        calm["output_throughput"] / attacked["output_throughput"]
+        if attacked["output_throughput"]
+        else float("inf")
+    )
+    return {
+        "without_attacks": calm,
+        "with_attacks": attacked,
+        "attack_statuses": statuses,
+        "ttft_p99_ratio": ttft_ratio,
+        "throughput_slowdown": throughput_ratio,
+    }
+
+
+def _hostile_table(result: dict) -> str:
+    calm, attacked = result["without_attacks"], result["with_attacks"]
+    rows = [
+        f"{'normal clients':<24} {'without':>10} {'with attacks':>13} {'ratio':>7}",
+        "-" * 57,
+        f"{'completed':<24} {calm['completed']:>6}/{calm['requests']:<3} "
+        f"{attacked['completed']:>9}/{attacked['requests']:<3}",
+        f"{'TTFT p99 (ms)':<24} {calm['ttft_ms']['p99']:>10.1f} {attacked['ttft_ms']['p99']:>13.1f} "
+        f"{result['ttft_p99_ratio']:>6.2f}x",
+        f"{'output tok/s':<24} {calm['output_throughput']:>10.1f} {attacked['output_throughput']:>13.1f} "
+        f"{result['throughput_slowdown']:>6.2f}x",
+        "",
+        f"{'attack':<26} statuses",
+    ]
+    for name, seen in result["attack_statuses"].items():
+        rows.append(
+            f"{name:<26} " + ", ".join(f"{status} x{count}" for status, count in sorted(seen.items()))
+        )
+    server_errors = [
+        n for n, seen in result["attack_statuses"].items() if any(s.startswith("5") for s in seen)
+    ]
+    rows.append("5xx answers: " + (", ".join(server_errors) if server_errors else "none"))
+    return "\n".join(rows)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -178,7 +370,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _tiny_server(
-    family: str, size: str, max_batch_size: int, device: str | None
+    family: str, size: str, max_batch_size: int, device: str | None, extra: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, str]]:
     from glmv.testing import tiny_checkpoint
 
@@ -189,6 +381,7 @@ def _tiny_server(
         command += ["--served-model-name", "tiny", "--max-batch-size", str(max_batch_size)]
         if device:
             command += ["--device", device]
+        command += list(extra)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -285,7 +478,15 @@ def main() -> None:
     )
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--image", action="store_true", help="Send a 112×112 image with every prompt.")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="Folder for serve.json.")
+    parser.add_argument("--hostile", action="store_true", help="Normal load with and without attackers.")
+    parser.add_argument(
+        "--hostile-clients", type=int, default=16, help="--hostile: normal streaming clients."
+    )
+    parser.add_argument(
+        "--attackers", type=int, default=4, help="--hostile: clients sending attacks in a loop."
+    )
+    parser.add_argument("--attack-limit", type=int, default=400, help="--hostile: attack requests at most.")
     args = parser.parse_args()
 
     if args.tiny == bool(args.base_url):
@@ -293,9 +494,14 @@ def main() -> None:
     if args.base_url and not (_is_loopback(args.base_url) or args.allow_remote):
         parser.error(f"{args.base_url} is not a loopback address; add --allow-remote to benchmark it")
 
+    run = _run_hostile if args.hostile else _run
     if args.tiny:
-        with _tiny_server(args.tiny_family, args.tiny_size, args.max_batch_size, args.device) as (url, model):
-            result = _run(args, url, model)
+        extra = ("--max-model-len", "4096", "--write-timeout", "5") if args.hostile else ()
+        with _tiny_server(args.tiny_family, args.tiny_size, args.max_batch_size, args.device, extra) as (
+            url,
+            model,
+        ):
+            result = run(args, url, model)
         target = {
             "kind": "tiny",
             "family": args.tiny_family,
@@ -310,9 +516,17 @@ def main() -> None:
             model = httpx.get(args.base_url.rstrip("/") + "/models", headers=headers, timeout=30).json()[
                 "data"
             ][0]["id"]
-        result = _run(args, args.base_url, model)
+        result = run(args, args.base_url, model)
         target = {"kind": "url", "base_url": args.base_url, "model": model}
 
+    if args.hostile:
+        report = {"benchmark": "serve_hostile", "target": target, "hardware": _hardware(), **result}
+        print(_hostile_table(result))
+        out = args.out / "serve_hostile.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {out}")
+        return
     report = {
         "benchmark": "serve",
         "target": target,
@@ -328,9 +542,10 @@ def main() -> None:
     print(_table(result["levels"]))
     if result["batching_gain_16_vs_1"]:
         print(f"batching gain (output tok/s at 16 concurrent / at 1): {result['batching_gain_16_vs_1']:.2f}x")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    out = args.out / "serve.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -113,3 +113,15 @@ def test_bad_allowed_media_folder_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 1
     assert "is not a folder" in " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
+def test_glmv_serve_max_model_len_refuses_a_longer_prompt_with_the_limit_and_the_count(tiny_checkpoints):
+    folder = tiny_checkpoints("glm-4.6v-flash", taught=False)
+    with _serving("-m", str(folder), "--max-model-len", "64", "--device", "cpu") as root:
+        body = {"messages": [{"role": "user", "content": "hello " * 200}]}
+        reply = httpx.post(f"{root}/v1/chat/completions", json=body, timeout=60)
+        assert reply.status_code == 400, reply.text
+        assert "the model's context is 64 tokens" in reply.json()["error"]["message"]
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+        assert httpx.post(f"{root}/v1/chat/completions", json=body, timeout=60).status_code == 200

@@ -328,9 +328,24 @@ def test_client_leaving_before_the_first_chunk_cancels_its_stream():
         assert reply.json()["choices"][0]["message"]["content"] == "Still here."
 
 
+def _encode_clip(path, frames: int = 12, fps: int = 6, size: tuple[int, int] = (64, 48)):
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for index in range(frames):
+            array = np.full((size[1], size[0], 3), index * 16, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def test_videos_are_read_under_the_policy_and_handed_over_as_bytes(server, media_dir, engine):
-    clip = media_dir / "clip.mp4"
-    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    clip = _encode_clip(media_dir / "clip.mp4")
     body = {
         "model": "glm-test",
         "messages": [

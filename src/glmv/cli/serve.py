@@ -2,6 +2,11 @@
 
 The served name (the ``model`` clients send) defaults to the family's usual name (``glm-4.6v-flash``), as the
 GLM-V recipes serve it; the model path or hub id given with ``-m`` is accepted as well.
+
+Every limit that protects the server from one request is an option: ``--max-model-len`` (prompt plus reply, in
+tokens), ``--max-request-pixels`` (all media of one request, decoded), ``--max-concurrency`` / ``--max-queue``,
+``--write-timeout`` (a client that stops reading is dropped), ``--shutdown-timeout`` (what running replies get on
+SIGTERM). An empty ``--api-key`` is refused rather than taken as "no auth".
 """
 
 from __future__ import annotations
@@ -75,12 +80,42 @@ def serve_command(
     max_batch_size: Annotated[
         int | None, typer.Option(help="glmv: rows generated together in one batch.")
     ] = None,
+    max_model_len: Annotated[
+        int | None,
+        typer.Option(
+            help="glmv: the context in tokens (prompt plus reply; default: the model's). Longer is a 400."
+        ),
+    ] = None,
+    max_request_pixels: Annotated[
+        int | None,
+        typer.Option(
+            help="Pixels all images and video frames of one request may hold once decoded (413 beyond)."
+        ),
+    ] = None,
+    write_timeout: Annotated[
+        float, typer.Option(help="Seconds a streaming client may read nothing before it is dropped.")
+    ] = 30.0,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds running replies get to finish on SIGTERM before they end with an error."),
+    ] = 10.0,
+    public_metrics: Annotated[bool, typer.Option(help="Serve /metrics without the API key.")] = False,
+    docs: Annotated[
+        bool, typer.Option(help="Serve the OpenAPI docs (/docs, /redoc, /openapi.json) without the API key.")
+    ] = False,
 ) -> None:
     """Serve a GLM-V model over the OpenAI chat API (POST /v1/chat/completions, GET /v1/models, /health, /metrics)."""
     from glmv.families import get_family
 
     chosen = get_family(family) if family is not None else None
     if engine is not ServeEngine.glmv:
+        if api_key is not None and not api_key.strip():
+            from glmv.errors import ConfigError
+
+            raise ConfigError(
+                f"The API key is empty: {engine.value} would serve without authentication. Give a real "
+                "--api-key (or GLMV_API_KEY), or leave it out to serve without one."
+            )
         from glmv.engine.launch import LaunchOptions, build_command, launch
 
         options = LaunchOptions(
@@ -114,8 +149,19 @@ def serve_command(
         allow_private_media_urls=allow_private_media_urls,
         max_concurrency=max_concurrency,
         max_queue=max_queue,
+        max_request_pixels=max_request_pixels,
+        write_timeout=write_timeout,
+        shutdown_timeout=shutdown_timeout,
+        public_metrics=public_metrics,
+        docs=docs,
     )
-    options = {"family": chosen, "device": device, "dtype": dtype, "max_batch_size": max_batch_size}
+    options = {
+        "family": chosen,
+        "device": device,
+        "dtype": dtype,
+        "max_batch_size": max_batch_size,
+        "max_model_len": max_model_len,
+    }
     served = open_engine(model, **{key: value for key, value in options.items() if value is not None})
     served_family = getattr(served, "family", None)
     name = served_model_name or (served_family.name if served_family is not None else model)

@@ -3,6 +3,7 @@
 The app is assembled from its parts: the shared state (:mod:`glmv.server.state`), the routes
 (:mod:`glmv.server.routes`, with the chat completions in :mod:`glmv.server.completions`) and the error handlers
 (:mod:`glmv.server.handlers`), which turn every error into OpenAI-style JSON (:mod:`glmv.server.errors`).
+``run_server`` serves it with uvicorn under explicit limits and a graceful shutdown (:mod:`glmv.server.serving`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         yield
         state.shutdown()
 
-    app = FastAPI(title="glmv", summary="OpenAI-compatible GLM-V server", lifespan=lifespan)
+    app = FastAPI(
+        title="glmv",
+        summary="OpenAI-compatible GLM-V server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.glmv = state
     add_error_handlers(app, state.metrics)
     add_routes(app, state)
@@ -41,9 +49,10 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 def run_server(
     engine: Engine, settings: ServerSettings | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 ) -> None:
-    """Serve ``engine`` with uvicorn until interrupted."""
-    import uvicorn
+    """Serve ``engine`` with uvicorn until interrupted (SIGTERM or Ctrl-C end it gracefully)."""
+    from glmv.server.serving import GracefulServer, uvicorn_config
 
-    uvicorn.run(
-        create_app(engine, settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
-    )
+    settings = settings or ServerSettings()
+    app = create_app(engine, settings)
+    config = uvicorn_config(app, settings, host=host, port=port, log_level="info")
+    GracefulServer(config, app.state.glmv).run()

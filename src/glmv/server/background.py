@@ -25,10 +25,10 @@ class BackgroundServer:
     def __init__(
         self, engine: Engine, settings: ServerSettings | None = None, host: str = DEFAULT_HOST
     ) -> None:
-        import uvicorn
-
         from glmv.server.app import create_app
+        from glmv.server.serving import GracefulServer, uvicorn_config
 
+        settings = settings or ServerSettings()
         self.app = create_app(engine, settings)
         self.host = host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -36,8 +36,8 @@ class BackgroundServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on")
-        self._server = uvicorn.Server(config)
+        config = uvicorn_config(self.app, settings, log_level="warning", lifespan="on")
+        self._server = GracefulServer(config, self.app.state.glmv)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
@@ -62,7 +62,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self._server.config.timeout_graceful_shutdown + 10)
         self._socket.close()
 
     def __enter__(self) -> BackgroundServer:

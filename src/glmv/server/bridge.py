@@ -4,13 +4,17 @@ Each request's :meth:`Engine.generate` runs in a worker thread and hands chunks 
 its own ``asyncio.Queue``, so a slow client only fills its own queue and never stalls the engine or other
 clients. :meth:`EngineStream.cancel` (called when a client disconnects) closes the generator, which stops the
 engine's work for that request.
+
+The request is made in the worker thread too, by the ``load`` callable (it decodes the request's media): the
+decoded request is referenced only while the worker runs, so its pixels are freed when the request ends, and a
+decoding error reaches the consumer like an engine error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -30,12 +34,12 @@ _END = object()
 class EngineStream:
     """The chunks of one request, iterated asynchronously; engine errors re-raise in the consumer."""
 
-    def __init__(self, engine: Engine, request: ChatRequest, executor: Executor) -> None:
+    def __init__(self, engine: Engine, load: Callable[[], ChatRequest], executor: Executor) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._cancelled = threading.Event()
         self._engine = engine
-        self._request = request
+        self._load = load
         self._finished = False
         self.done = self._loop.run_in_executor(executor, self._run)
 
@@ -50,7 +54,7 @@ class EngineStream:
         try:
             if self._cancelled.is_set():
                 return
-            generator = self._engine.generate(self._request)
+            generator = self._engine.generate(self._load())
             for chunk in generator:
                 if self._cancelled.is_set():
                     break

@@ -60,7 +60,11 @@ class ApiError(Exception):
 
 
 def error_body(message: str, type: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The OpenAI error JSON."""
+    """The OpenAI error JSON (text that is not valid Unicode, such as a lone surrogate a client sent and a
+    message quotes, is escaped so the body can always be written)."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    if param is not None:
+        param = param.encode("utf-8", "backslashreplace").decode("utf-8")
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 

@@ -4,20 +4,64 @@ Field names follow the OpenAI API plus the vLLM / SGLang extras GLM clients send
 ``repetition_penalty``, ``skip_special_tokens``, ``chat_template_kwargs`` (``enable_thinking`` or
 ``thinking``), ``thinking_budget`` / ``thinking_token_budget``, and the hosted API's ``thinking: {"type": ...}``.
 Unknown fields are ignored, as vLLM and SGLang do. Content parts are checked later, when media are resolved
-(an unknown part type is a 400, not a 422).
+(an unknown part type is a 400, not a 422), and so are ``stop`` (:func:`glmv.engine.stops.check_stops`: a 400 past
+its limits), ``response_format`` and ``logprobs`` (a 400 saying why they are not served).
+
+``seed`` is a signed 64-bit integer, as in vLLM. An assistant message's ``tool_calls`` must each be
+``{"type": "function", "function": {"name": ..., "arguments": "<a JSON object>"}}`` (``arguments`` may also be
+the object itself), so a malformed history is a 422 naming the field rather than a failure inside the template.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ChatCompletionRequest", "ChatMessage", "StreamOptions", "ThinkingSwitch", "Tool"]
+__all__ = [
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "HistoryToolCall",
+    "ResponseFormat",
+    "StreamOptions",
+    "ThinkingSwitch",
+    "Tool",
+]
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class _CalledFunction(_Lenient):
+    name: str = Field(min_length=1, max_length=128)
+    arguments: str | dict[str, Any] = "{}"
+
+    @field_validator("arguments")
+    @classmethod
+    def _json_object(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"arguments must be a JSON object; this is not JSON ({exc})") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError(f"arguments must be a JSON object, not a JSON {type(parsed).__name__}")
+        return value
+
+
+class HistoryToolCall(_Lenient):
+    """A tool call of an earlier assistant turn, as the client sends it back."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    type: Literal["function"] = "function"
+    function: _CalledFunction
 
 
 class ChatMessage(_Lenient):
@@ -28,7 +72,7 @@ class ChatMessage(_Lenient):
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[Any] | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[HistoryToolCall] | None = None
     tool_call_id: str | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
@@ -64,6 +108,14 @@ class ThinkingSwitch(_Lenient):
     type: Literal["enabled", "disabled"]
 
 
+class ResponseFormat(_Lenient):
+    """``{"type": "text" | "json_object" | "json_schema", ...}``; only ``text`` is served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+
 class ChatCompletionRequest(_Lenient):
     model: str | None = None
     messages: list[ChatMessage] = Field(min_length=1)
@@ -75,7 +127,7 @@ class ChatCompletionRequest(_Lenient):
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=-1)
     repetition_penalty: float | None = Field(default=None, gt=0, le=10)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     n: int = Field(default=1, ge=1, le=128)
     stop: str | list[str] | None = None
     stream: bool = False
@@ -85,16 +137,9 @@ class ChatCompletionRequest(_Lenient):
     thinking_budget: int | None = Field(default=None, ge=0)
     thinking_token_budget: int | None = Field(default=None, ge=0)
     thinking: ThinkingSwitch | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_list(cls, value: str | list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        stops = [value] if isinstance(value, str) else value
-        if len(stops) > 16:
-            raise ValueError("at most 16 stop strings")
-        return [s for s in stops if s]
+    response_format: ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @field_validator("tool_choice")
     @classmethod
