@@ -73,6 +73,8 @@ class ChatRequest:
             raise RequestError(f"temperature must be 0 or more, got {self.temperature}.", field="temperature")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise RequestError(f"top_p must be in (0, 1], got {self.top_p}.", field="top_p")
+        if self.seed is not None and not -(2**63) <= self.seed < 2**63:
+            raise RequestError(f"seed must fit in a signed 64-bit integer, got {self.seed}.", field="seed")
         object.__setattr__(self, "stop", check_stops(self.stop))
 
     def with_(self, **changes: Any) -> ChatRequest:
