@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+
+from glmv.errors import GlmvError
+from glmv.testing.serving import free_port, wait_until_healthy
 
 RESULTS_DIR = Path.home() / ".cache" / "glmv" / "benchmarks"
 PROMPTS = [
@@ -362,12 +364,6 @@ def _hostile_table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _tiny_server(
     family: str, size: str, max_batch_size: int, device: str | None, extra: tuple[str, ...] = ()
@@ -376,7 +372,7 @@ def _tiny_server(
 
     with tempfile.TemporaryDirectory(prefix="glmv-bench-") as folder:
         checkpoint = tiny_checkpoint(family, Path(folder) / family, size=size)
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "glmv", "serve", "-m", str(checkpoint), "--port", str(port)]
         command += ["--served-model-name", "tiny", "--max-batch-size", str(max_batch_size)]
         if device:
@@ -387,16 +383,10 @@ def _tiny_server(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         try:
-            deadline = time.monotonic() + 300
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"glmv serve exited: {process.stderr.read()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit("glmv serve did not come up within 300 s")
-                time.sleep(0.5)
+            try:
+                wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=300, interval=0.5)
+            except GlmvError as exc:
+                raise SystemExit(f"glmv serve did not come up: {exc}") from exc
             yield f"http://127.0.0.1:{port}/v1", "tiny"
         finally:
             process.terminate()

@@ -9,15 +9,13 @@ import pytest
 
 from glmv.engine.hub import hub_access
 from glmv.errors import ModelLoadError
+from glmv.testing.serving import free_port
 
 
 @pytest.fixture
 def closed_port():
     """A loopback port nothing listens on (connecting is refused at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return port
+    return free_port()
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from glmv.testing.serving import wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +49,7 @@ def test_trying_it_without_a_gpu(tmp_path):
                     shlex.split(line[:-1]), cwd=tmp_path, stderr=subprocess.PIPE, text=True
                 )
                 port = re.search(r"--port (\d+)", line).group(1)
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    try:
-                        if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.5)
-                else:
-                    pytest.fail(f"the server of {line!r} did not come up")
+                wait_until_healthy(f"http://127.0.0.1:{port}", server, timeout=120, interval=0.5)
                 continue
             result = _run(line, tmp_path)
             assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from glmv.testing.serving import free_port, wait_until_healthy
 
 
 @contextmanager
 def _serving(*options: str) -> Iterator[str]:
     """``glmv serve OPTIONS`` in a subprocess on a free port; yields its root URL once /health answers."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "glmv", "serve", *options, "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         root = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"{root}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "glmv serve did not start"
-            time.sleep(0.2)
+        wait_until_healthy(root, process)
         yield root
     finally:
         process.terminate()

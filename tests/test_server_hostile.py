@@ -32,6 +32,7 @@ from glmv.engine.scripted import ScriptedEngine
 from glmv.errors import ConfigError
 from glmv.server import ServerSettings
 from glmv.server.background import BackgroundServer
+from glmv.testing.serving import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -239,15 +240,9 @@ _SERVER_PROGRAM = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def _subprocess_server(delay: float = 0.0, shutdown: float = 10.0) -> Iterator[tuple[subprocess.Popen, str]]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", _SERVER_PROGRAM, str(port), str(delay), str(shutdown)],
         stdout=subprocess.PIPE,
@@ -256,16 +251,7 @@ def _subprocess_server(delay: float = 0.0, shutdown: float = 10.0) -> Iterator[t
     )
     root = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"{root}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(root, process, interval=0.1)
         yield process, root
     finally:
         if process.poll() is None:
