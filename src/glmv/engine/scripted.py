@@ -22,6 +22,7 @@ from typing import Any
 from glmv.engine.batching import End, Text
 from glmv.engine.open import register_engine
 from glmv.engine.pump import ChunkPump
+from glmv.engine.stops import StopMatcher
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import EngineError
 from glmv.families import Family, get_family
@@ -140,31 +141,24 @@ class ScriptedEngine(EngineBase):
         finish = "stop"
         if request.max_tokens is not None and len(tokens) > request.max_tokens:
             tokens, finish = tokens[: request.max_tokens], "length"
-        stops = [stop for stop in request.stop or () if stop]
-        keep = max((len(stop) for stop in stops), default=1) - 1  # sent characters a stop string may start in
+        stops = StopMatcher(request.stop)
         sent: list[str] = []
-        tail = ""
         for token in tokens:
             if self.delay:
                 time.sleep(self.delay)
-            hit = None
-            if stops:
-                candidate = tail + token
-                hit = _first_stop(candidate, stops)
-                if hit is not None:
-                    token, finish = token[: max(0, hit - len(tail))], "stop"
-                tail = candidate[-keep:] if keep else ""
-            sent.append(token)
-            if token:
-                yield Text(index, token)
-            if hit is not None:
+            text, hit = stops.feed(token)
+            if hit:
+                finish = "stop"
+            if text:
+                sent.append(text)
+                yield Text(index, text)
+            if hit:
                 break
+        else:
+            if held := stops.flush():
+                sent.append(held)
+                yield Text(index, held)
         yield End(index, finish, len(split_tokens("".join(sent))))
-
-
-def _first_stop(text: str, stops: tuple[str, ...] | list[str]) -> int | None:
-    positions = [text.find(stop) for stop in stops if stop and stop in text]
-    return min(positions) if positions else None
 
 
 def _factory(spec: str, **options: Any) -> ScriptedEngine:
