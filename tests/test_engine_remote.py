@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,6 +236,19 @@ def test_local_files_and_images_become_data_uris(http_factory, tmp_path):
     for body in http.posted():
         url = body["messages"][0]["content"][0]["image_url"]["url"]
         assert url.startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("special", ["fifo", "folder"])
+def test_a_local_path_that_is_not_a_regular_file_is_refused_not_read(http_factory, tmp_path, special):
+    path = tmp_path / "cat.png"
+    if special == "fifo":
+        os.mkfifo(path)  # reading it would block for ever
+    else:
+        path.mkdir()
+    engine = RemoteEngine(http_factory(owned_by="vllm").base_url)
+    part = {"type": "image_url", "image_url": {"url": str(path)}}
+    with pytest.raises(RequestError, match="only regular files are read"):
+        engine.chat(ChatRequest(messages=[{"role": "user", "content": [part]}]))
 
 
 def test_server_errors_become_glmv_errors(http_factory):

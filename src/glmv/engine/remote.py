@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlparse
 
 from glmv.engine.pump import ChunkPump
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
-from glmv.errors import EngineBusyError, EngineError, FamilyError, RequestError
+from glmv.errors import EngineBusyError, EngineError, FamilyError, MediaError, RequestError
 from glmv.families import Family, detect_family, get_family
 from glmv.messages import data_uri, image_part
 from glmv.output.reply import Reply, Usage
@@ -82,12 +82,12 @@ def _portable_part(part: Any) -> Any:
         url = value.get("url") if isinstance(value, dict) else value
         path = _local_path(url) if isinstance(url, str) else None
         if path is not None:
+            from glmv.media import read_media_file
+
             try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise RequestError(
-                    f"Cannot read {str(path)!r}: {exc.strerror or exc}.", field="messages"
-                ) from exc
+                data = read_media_file(path, kind.removesuffix("_url"))
+            except MediaError as exc:
+                raise RequestError(str(exc), field="messages") from exc
             fallback = "image/png" if kind == "image_url" else "video/mp4"
             mime = mimetypes.guess_type(path.name)[0] or fallback
             return {"type": kind, kind: {"url": data_uri(data, mime)}}

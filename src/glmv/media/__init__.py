@@ -12,6 +12,7 @@ from glmv.media.fetch import check_url, is_public_address
 from glmv.media.images import load_image, probe_image
 from glmv.media.policy import MediaPolicy
 from glmv.media.resize import image_tokens, smart_resize, video_tokens
+from glmv.media.sources import read_media_file
 from glmv.media.video import Video, load_video, probe_video, sample_indices
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "measure_medium",
     "probe_image",
     "probe_video",
+    "read_media_file",
     "sample_indices",
     "smart_resize",
     "video_tokens",

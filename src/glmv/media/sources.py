@@ -24,7 +24,14 @@ from glmv.errors import MediaAccessError, MediaError, MediaTooLargeError
 from glmv.media.fetch import fetch_bytes
 from glmv.media.policy import MediaPolicy
 
-__all__ = ["Source", "describe_bytes", "describe_error", "open_regular_file", "open_source"]
+__all__ = [
+    "Source",
+    "describe_bytes",
+    "describe_error",
+    "open_regular_file",
+    "open_source",
+    "read_media_file",
+]
 
 _URL_SCHEMES = ("http://", "https://", "file://", "data:")
 _OPEN_FLAGS = (
@@ -267,6 +274,14 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"<html", "an HTML page"),
     (b"{", "JSON or other text"),
 )
+
+
+def read_media_file(path: str | Path, kind: str, policy: MediaPolicy | None = None) -> bytes:
+    """The bytes of the local ``kind`` file (``"image"``, ``"video"``, ``"document"``) at ``path``, read as every
+    loader reads one: only a regular file, under ``policy``'s folder rules, at most its byte limit for ``kind``."""
+    policy = policy or MediaPolicy()
+    limits = {"image": policy.max_image_bytes, "video": policy.max_video_bytes}
+    return _local(path, policy, limits.get(kind, policy.max_document_bytes), kind).read()
 
 
 def describe_bytes(head: bytes) -> str:

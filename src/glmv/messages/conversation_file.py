@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from glmv.errors import ConfigError, MediaError
+from glmv.media import read_media_file
 from glmv.messages.content import data_uri
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def embedded_media(messages: list[Message]) -> list[Message]:
                 f"Cannot embed the {kind} {inner['url']!r}: it is not a file (moved or deleted?)."
             )
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        inner["url"] = data_uri(path.read_bytes(), mime)
+        inner["url"] = data_uri(read_media_file(path, kind), mime)
     return embedded
 
 
