@@ -155,3 +155,21 @@ def test_system_images_are_refused():
     messages = [{"role": "system", "content": [image_part("a.png")]}, {"role": "user", "content": "hi"}]
     with pytest.raises(RequestError, match="System messages may hold text only"):
         to_processor_messages(messages, "glm-4.6v")
+
+
+@pytest.mark.parametrize("token", ["<|image|>", "<|video|>", "<|begin_of_image|>", "<|end_of_video|>"])
+def test_a_media_placeholder_typed_as_text_is_refused(token):
+    from glmv.messages import to_processor_messages
+
+    for message in (
+        {"role": "user", "content": f"look {token} here"},
+        {"role": "user", "content": [{"type": "text", "text": token}]},
+        {"role": "system", "content": token},
+    ):
+        with pytest.raises(RequestError, match="reserves for media") as caught:
+            to_processor_messages([message], "glm-4.6v")
+        assert caught.value.field == "messages"
+    rendered, _ = to_processor_messages(
+        [{"role": "user", "content": "<|begin_of_box|>[1,2,3,4]"}], "glm-4.6v"
+    )
+    assert rendered[0]["content"] == "<|begin_of_box|>[1,2,3,4]"  # other special tokens are text, as in vLLM

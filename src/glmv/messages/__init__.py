@@ -8,6 +8,7 @@ holds :class:`Conversation` (history, pending attachments, system prompt, settin
 from glmv.messages.content import (
     MediaRef,
     apply_history_policy,
+    check_text,
     data_uri,
     image_part,
     media_in_order,
@@ -24,6 +25,7 @@ __all__ = [
     "Conversation",
     "MediaRef",
     "apply_history_policy",
+    "check_text",
     "data_uri",
     "image_part",
     "media_in_order",

@@ -26,8 +26,10 @@ from glmv.errors import RequestError
 from glmv.families import Family, get_family
 
 __all__ = [
+    "MEDIA_PLACEHOLDERS",
     "MediaRef",
     "apply_history_policy",
+    "check_text",
     "data_uri",
     "image_part",
     "media_in_order",
@@ -262,17 +264,51 @@ def _tool_calls_with_dict_arguments(calls: list[dict[str, Any]]) -> list[dict[st
     return fixed
 
 
+MEDIA_PLACEHOLDERS = (
+    "<|image|>",
+    "<|video|>",
+    "<|begin_of_image|>",
+    "<|end_of_image|>",
+    "<|begin_of_video|>",
+    "<|end_of_video|>",
+)
+"""Special tokens the processor pairs with media; typed as text they would pair with media that are not there."""
+
+
+def check_text(text: str, where: str) -> str:
+    """``text`` unchanged, or a :class:`~glmv.errors.RequestError` when it holds a media placeholder token."""
+    for token in MEDIA_PLACEHOLDERS:
+        if token in text:
+            raise RequestError(
+                f"{where} contains {token}, a special token the model reserves for media; glmv inserts it "
+                "for each image_url / video_url part. Remove it from the text (or send the medium as a part).",
+                field="messages",
+            )
+    return text
+
+
+def _check_texts(message: Message, where: str) -> None:
+    content = message.get("content")
+    if isinstance(content, str):
+        check_text(content, f"{where}.content")
+    elif isinstance(content, list):
+        for number, part in enumerate(content):
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                check_text(part["text"], f"{where}.content[{number}]")
+
+
 def to_processor_messages(
     messages: Sequence[Message], family: Family | str
 ) -> tuple[list[Message], list[MediaRef]]:
     """Messages a GLM chat template renders, plus the media to hand the processor in the same order.
 
     OpenAI media parts become ``{"type": "image"}`` / ``{"type": "video"}`` placeholders; tool-call
-    ``arguments`` JSON strings become dicts (the templates need dicts); the history policy is applied.
+    ``arguments`` JSON strings become dicts (the templates need dicts); the history policy is applied. Text holding
+    a media placeholder token (:data:`MEDIA_PLACEHOLDERS`) is refused: it would pair with media that are not there.
     """
     family = get_family(family)
     rendered: list[Message] = []
-    for message in apply_history_policy(messages, family):
+    for number, message in enumerate(apply_history_policy(messages, family)):
         role = message.get("role")
         if role not in ("system", "user", "assistant", "tool"):
             raise RequestError(f"Unknown message role {role!r}.", field="messages")
@@ -291,5 +327,6 @@ def to_processor_messages(
                 out["content"] = ""
             if message.get("tool_calls"):
                 out["tool_calls"] = _tool_calls_with_dict_arguments(message["tool_calls"])
+        _check_texts(out, f"messages[{number}]")
         rendered.append(out)
     return rendered, media_in_order(messages, family)

@@ -38,19 +38,10 @@ from glmv.engine.stops import check_stops
 from glmv.engine.types import ChatRequest
 from glmv.errors import RequestError
 from glmv.families import Family
+from glmv.messages import check_text
 from glmv.server.schemas import ChatCompletionRequest
 
-__all__ = ["MEDIA_PLACEHOLDERS", "PendingChat", "build_request"]
-
-MEDIA_PLACEHOLDERS = (
-    "<|image|>",
-    "<|video|>",
-    "<|begin_of_image|>",
-    "<|end_of_image|>",
-    "<|begin_of_video|>",
-    "<|end_of_video|>",
-)
-"""Special tokens the processor pairs with media; typed as text they would pair with media that are not there."""
+__all__ = ["PendingChat", "build_request"]
 
 
 @dataclass(frozen=True)
@@ -98,34 +89,23 @@ def _part_url(part: dict[str, Any], kind: str, where: str) -> str:
     return url
 
 
-def _check_text(text: str, where: str) -> str:
-    for token in MEDIA_PLACEHOLDERS:
-        if token in text:
-            raise RequestError(
-                f"{where} contains {token}, a special token the model reserves for media; glmv inserts it "
-                "for each image_url / video_url part. Remove it from the text (or send the medium as a part).",
-                field="messages",
-            )
-    return text
-
-
 def _content(content: Any, where: str, media: list[tuple[str, str, _Slot]], number: int) -> Any:
     """``content`` with text checked and each media part noted in ``media`` (a placeholder left in its place)."""
     if content is None:
         return None
     if isinstance(content, str):
-        return _check_text(content, f"{where}.content")
+        return check_text(content, f"{where}.content")
     parts: list[Any] = []
     for index, part in enumerate(content):
         place = f"{where}.content[{index}]"
         if isinstance(part, str):
-            parts.append({"type": "text", "text": _check_text(part, place)})
+            parts.append({"type": "text", "text": check_text(part, place)})
             continue
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise RequestError(f"{place} is a text part without a text string.", field="messages")
-            parts.append({"type": "text", "text": _check_text(part["text"], place)})
+            parts.append({"type": "text", "text": check_text(part["text"], place)})
         elif kind in ("image_url", "video_url"):
             media.append((kind.removesuffix("_url"), _part_url(part, kind, place), _Slot(number, len(parts))))
             parts.append(None)
@@ -188,7 +168,7 @@ def build_request(body: ChatCompletionRequest, policy: Any, family: Family | Non
         where = f"messages[{number}]"
         if message.role == "assistant":
             if isinstance(message.content, str):
-                _check_text(message.content, f"{where}.content")
+                check_text(message.content, f"{where}.content")
         else:
             data["content"] = _content(message.content, where, found, number)
         messages.append(data)
