@@ -173,3 +173,27 @@ def test_a_media_placeholder_typed_as_text_is_refused(token):
         [{"role": "user", "content": "<|begin_of_box|>[1,2,3,4]"}], "glm-4.6v"
     )
     assert rendered[0]["content"] == "<|begin_of_box|>[1,2,3,4]"  # other special tokens are text, as in vLLM
+
+
+@pytest.mark.parametrize(
+    ("calls", "message"),
+    [
+        ("get_weather", "must be a list"),
+        (["get_weather"], r"tool_calls\[0\] is not a call"),
+        ([{"function": "get_weather"}], r"tool_calls\[0\] is not a call"),
+        ([{"function": {"arguments": "{}"}}], r"tool_calls\[0\] is not a call"),
+        ([{"function": {"name": "f", "arguments": "[1, 2]"}}], "not a JSON object"),
+        ([{"function": {"name": "f", "arguments": "{oops"}}], "not valid JSON"),
+    ],
+    ids=["not-a-list", "a-string", "function-a-string", "no-name", "arguments-a-list", "arguments-not-json"],
+)
+def test_malformed_tool_calls_in_history_are_refused(calls, message):
+    from glmv.messages import to_processor_messages
+
+    history = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "content": "sunny"},
+    ]
+    with pytest.raises(RequestError, match=message):
+        to_processor_messages(history, "glm-4.6v")

@@ -244,9 +244,18 @@ def _system_text(content: Any) -> str:
     return "".join(p["text"] for p in parts)
 
 
-def _tool_calls_with_dict_arguments(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tool_calls_with_dict_arguments(calls: Any) -> list[dict[str, Any]]:
+    """The assistant's ``tool_calls`` with arguments as dicts; a malformed call is a RequestError naming it."""
+    if not isinstance(calls, list):
+        raise RequestError("An assistant message's tool_calls must be a list of calls.", field="messages")
     fixed = []
-    for call in calls:
+    for number, call in enumerate(calls):
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise RequestError(
+                f"tool_calls[{number}] is not a call: give {{'function': {{'name': ..., 'arguments': ...}}}}.",
+                field="messages",
+            )
         call = copy.deepcopy(call)
         function = call.get("function", call)
         arguments = function.get("arguments")
@@ -260,6 +269,10 @@ def _tool_calls_with_dict_arguments(calls: list[dict[str, Any]]) -> list[dict[st
                 ) from exc
         elif arguments is None:
             function["arguments"] = {}
+        if not isinstance(function["arguments"], dict):
+            raise RequestError(
+                f"Tool call {function['name']!r} has arguments that are not a JSON object.", field="messages"
+            )
         fixed.append(call)
     return fixed
 
