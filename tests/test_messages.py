@@ -197,3 +197,12 @@ def test_malformed_tool_calls_in_history_are_refused(calls, message):
     ]
     with pytest.raises(RequestError, match=message):
         to_processor_messages(history, "glm-4.6v")
+
+
+def test_a_lone_surrogate_is_refused_with_where_it_is():
+    from glmv.messages import to_processor_messages
+
+    with pytest.raises(
+        RequestError, match=r"messages\[0\]\.content holds a lone surrogate \(U\+D800 at character 3\)"
+    ):
+        to_processor_messages([{"role": "user", "content": "abc\ud800"}], "glm-4.6v")

@@ -289,7 +289,16 @@ MEDIA_PLACEHOLDERS = (
 
 
 def check_text(text: str, where: str) -> str:
-    """``text`` unchanged, or a :class:`~glmv.errors.RequestError` when it holds a media placeholder token."""
+    """``text`` unchanged, or a :class:`~glmv.errors.RequestError` when it holds a media placeholder token or a
+    lone surrogate (which no tokenizer can encode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            f"{where} holds a lone surrogate (U+{ord(text[exc.start]):04X} at character {exc.start}), which is "
+            "not a character; send valid Unicode text.",
+            field="messages",
+        ) from exc
     for token in MEDIA_PLACEHOLDERS:
         if token in text:
             raise RequestError(
