@@ -136,9 +136,8 @@ class ChunkPump:
         choice = self._choice(index)
         function = fragment.get("function") or {}
         number = fragment.get("index")
-        if (
-            number is None
-        ):  # a server that numbers nothing: a name starts the next call, arguments go to the last
+        if number is None:
+            # a server that numbers nothing: a name starts the next call, arguments go to the last
             number = len(choice.calls) if function.get("name") else max(choice.calls, default=0)
         number = int(number)
         deltas = []
@@ -229,10 +228,10 @@ class ChunkPump:
     def _feed(self, index: int, text: str, raw: str) -> Chunk | None:
         if not text:
             return None
-        choice = self._choices.get(index) or self._choice(index)
+        choice = self._choice(index)
         if raw:
             choice.own_text = True
-        delta = (choice.parser or self._parser(choice)).feed(text)
+        delta = self._parser(choice).feed(text)
         if not (delta or raw):
             return None
         return Chunk(index, delta.reasoning, delta.content, delta.tool_calls, raw=raw)
