@@ -345,6 +345,25 @@ def test_clients_that_never_read_or_leave_the_queue_do_not_hold_the_server():
             sock.close()
 
 
+def _read_response(sock: socket.socket) -> str:
+    """One whole HTTP response from ``sock`` (head and ``Content-Length`` body, however the bytes were cut)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096) or b"\r\n\r\n"
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length and (more := sock.recv(4096)):
+        body += more
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_slow_headers_and_bodies_time_out():
     settings = ServerSettings(model_name="glm-test", header_timeout=1, body_timeout=1)
     with BackgroundServer(ScriptedEngine(family="glm-4.6v", default="Fine."), settings) as server:
@@ -363,7 +382,7 @@ def test_slow_headers_and_bodies_time_out():
             head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
             sock.sendall(head + b'{"messages": ')
             sock.settimeout(5)
-            answer = sock.recv(4096).decode()
+            answer = _read_response(sock)
         assert answer.startswith("HTTP/1.1 408"), answer
         assert "did not arrive within 1 s" in answer
         reply = httpx.post(
