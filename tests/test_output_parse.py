@@ -138,6 +138,14 @@ CASES = [
         None,
     ),
     (
+        "media and prompt tokens an untrained model writes (taught tiny checkpoint, untaught prompt)",
+        "<think>r<|image|>s</think>world<|begin_of_image|>sages<|end_of_video|>].[gMASK]<sop>",
+        {"family": "glm-4.6v-flash"},
+        "rs",
+        "worldsages].",
+        None,
+    ),
+    (
         "a box inside reasoning is not the answer",
         "<think>maybe <|begin_of_box|>5<|end_of_box|>?</think>It is 6.",
         {},

@@ -77,6 +77,8 @@ TAGS = [
     "</arg_value>",
     "<|user|>",
     "<|observation|>",
+    "<|begin_of_image|>",
+    "<|video|>",
     "\\n",
     "\n",
     "<",

@@ -23,6 +23,7 @@ from glmv.errors import FamilyError
 
 __all__ = [
     "FAMILIES",
+    "MEDIA_TOKENS",
     "Family",
     "SamplingDefaults",
     "detect_family",
@@ -129,6 +130,17 @@ class Family:
 
 
 _STOP_COMMON = ("<|endoftext|>", "<|user|>", "<|observation|>")
+
+MEDIA_TOKENS = (
+    "<|image|>",
+    "<|video|>",
+    "<|begin_of_image|>",
+    "<|end_of_image|>",
+    "<|begin_of_video|>",
+    "<|end_of_video|>",
+)
+"""The special tokens the processor pairs with media, the same in every family: the prompt's placeholders for
+image and video features. They mean nothing in user text or in a reply."""
 
 FAMILIES: dict[str, Family] = {
     f.name: f

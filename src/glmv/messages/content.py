@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from glmv.errors import RequestError
-from glmv.families import Family, get_family
+from glmv.families import MEDIA_TOKENS, Family, get_family
 
 __all__ = [
-    "MEDIA_PLACEHOLDERS",
     "MediaRef",
     "apply_history_policy",
     "check_text",
@@ -277,17 +276,6 @@ def _tool_calls_with_dict_arguments(calls: Any) -> list[dict[str, Any]]:
     return fixed
 
 
-MEDIA_PLACEHOLDERS = (
-    "<|image|>",
-    "<|video|>",
-    "<|begin_of_image|>",
-    "<|end_of_image|>",
-    "<|begin_of_video|>",
-    "<|end_of_video|>",
-)
-"""Special tokens the processor pairs with media; typed as text they would pair with media that are not there."""
-
-
 def check_text(text: str, where: str) -> str:
     """``text`` unchanged, or a :class:`~glmv.errors.RequestError` when it holds a media placeholder token or a
     lone surrogate (which no tokenizer can encode)."""
@@ -299,7 +287,7 @@ def check_text(text: str, where: str) -> str:
             "not a character; send valid Unicode text.",
             field="messages",
         ) from exc
-    for token in MEDIA_PLACEHOLDERS:
+    for token in MEDIA_TOKENS:
         if token in text:
             raise RequestError(
                 f"{where} contains {token}, a special token the model reserves for media; glmv inserts it "
@@ -326,7 +314,7 @@ def to_processor_messages(
 
     OpenAI media parts become ``{"type": "image"}`` / ``{"type": "video"}`` placeholders; tool-call
     ``arguments`` JSON strings become dicts (the templates need dicts); the history policy is applied. Text holding
-    a media placeholder token (:data:`MEDIA_PLACEHOLDERS`) is refused: it would pair with media that are not there.
+    a media placeholder token (:data:`glmv.families.MEDIA_TOKENS`) is refused: it would pair with media that are not there.
     """
     family = get_family(family)
     rendered: list[Message] = []

@@ -15,8 +15,8 @@ Rules (every tag is accepted whatever the family; ``family`` only sets the defau
 - **Reasoning** ends at ``</think>``, at ``<tool_call>`` (a call made while thinking) or at ``<answer>``.
   Text after a cut-off ``<think>`` is all reasoning. A ``<think>`` later in content opens reasoning again.
 - **Content** is what a user reads: ``<answer>``/``</answer>`` (GLM-4.1V; a missing ``</answer>`` is fine),
-  box markers, stray ``</think>``/``</tool_call>`` and end-of-turn tokens are removed; box inner text is
-  kept. ``keep_box_markers=True`` keeps ``<|begin_of_box|>``/``<|end_of_box|>`` in content verbatim (what a
+  box markers, stray ``</think>``/``</tool_call>``, end-of-turn and media tokens (``<|begin_of_image|>`` …:
+  an untrained model writes them) are removed; box inner text is kept. ``keep_box_markers=True`` keeps ``<|begin_of_box|>``/``<|end_of_box|>`` in content verbatim (what a
   server decoding with ``skip_special_tokens=False`` sends); boxes and the answer are parsed all the same.
   Reasoning and content are each stripped of surrounding whitespace; raw HTML answers get a
   ```` ```html ```` fence (:mod:`glmv.output.html`), which holds content back only while its first line-starting
@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from glmv.errors import ConfigError, OutputError
-from glmv.families import Family, get_family
+from glmv.families import MEDIA_TOKENS, Family, get_family
 from glmv.output.boxes import BOX_BEGIN, BOX_END, find_bare_boxes, parse_coordinates
 from glmv.output.html import HtmlFence
 from glmv.output.reply import Box, Delta, Point, Reply, ToolCall, ToolCallDelta
@@ -62,12 +62,14 @@ ANSWER, ANSWER_END = "<answer>", "</answer>"
 KEY, KEY_END = "<arg_key>", "</arg_key>"
 VALUE, VALUE_END = "<arg_value>", "</arg_value>"
 TURN_TOKENS = ("<|endoftext|>", "<|user|>", "<|observation|>", "<|assistant|>", "<|system|>")
+_MEANINGLESS = (*TURN_TOKENS, *MEDIA_TOKENS, "[gMASK]", "<sop>")
+"""Special tokens that mean nothing in a reply (a model that is not yet trained writes them): dropped."""
 
 _UNDECIDED, _REASONING, _CONTENT, _NAME, _BETWEEN, _KEY, _AFTER_KEY, _VALUE = range(8)
 _TERMINALS: dict[int, tuple[str, ...]] = {
     _UNDECIDED: (THINK, THINK_END, TOOL, ANSWER),
-    _REASONING: (THINK, THINK_END, TOOL, ANSWER, *TURN_TOKENS),
-    _CONTENT: (THINK, THINK_END, TOOL, TOOL_END, ANSWER, ANSWER_END, BOX_BEGIN, BOX_END, *TURN_TOKENS),
+    _REASONING: (THINK, THINK_END, TOOL, ANSWER, *_MEANINGLESS),
+    _CONTENT: (THINK, THINK_END, TOOL, TOOL_END, ANSWER, ANSWER_END, BOX_BEGIN, BOX_END, *_MEANINGLESS),
     _NAME: ("\n", "\\n", KEY, TOOL_END, TOOL),
     _BETWEEN: (KEY, TOOL_END, TOOL),
     _KEY: (KEY_END, VALUE, TOOL_END),
@@ -355,7 +357,7 @@ class StreamParser:
                 boxes, points = parse_coordinates(inner)
                 self._boxes.extend(boxes)
                 self._points.extend(points)
-        # everything else (</answer>, stray </think> or </tool_call>, end-of-turn tokens) is dropped
+        # everything else (</answer>, stray </think> or </tool_call>, turn and media tokens) is dropped
 
     def _keep_marker(self, tag: str) -> None:
         """With ``keep_box_markers``, a box marker goes into content verbatim."""
