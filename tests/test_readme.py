@@ -1,10 +1,14 @@
 """The README's commands work as written: the no-GPU tour (tiny checkpoint, its prompts, chat, serve, chat
-against the server) and the reward example, each run in a shell from a fresh folder."""
+against the server) and the reward example, each run in a shell from a fresh folder.
+
+``GLMV_README_BIN=DIR`` runs the commands with ``DIR`` first on ``PATH``: ``.ci/run`` points it at the ``bin`` of a
+fresh virtual environment where only the README's install line ran, so the tour is checked as a newcomer meets it.
+"""
 
 from __future__ import annotations
 
+import os
 import re
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -16,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+_BIN = os.environ.get("GLMV_README_BIN")
+_ENV = {**os.environ, "PATH": f"{_BIN}{os.pathsep}{os.environ['PATH']}"} if _BIN else None
 
 
 def _section_block(title: str) -> list[str]:
@@ -26,7 +32,9 @@ def _section_block(title: str) -> list[str]:
 
 
 def _run(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=600, env=_ENV
+    )
 
 
 def test_the_install_line_installs_what_the_tour_uses():
@@ -46,7 +54,11 @@ def test_trying_it_without_a_gpu(tmp_path):
         for line in lines:
             if line.endswith("&"):
                 server = subprocess.Popen(
-                    shlex.split(line[:-1]), cwd=tmp_path, stderr=subprocess.PIPE, text=True
+                    ["bash", "-c", f"exec {line[:-1]}"],
+                    cwd=tmp_path,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=_ENV,
                 )
                 port = re.search(r"--port (\d+)", line).group(1)
                 wait_until_healthy(f"http://127.0.0.1:{port}", server, timeout=120, interval=0.5)
