@@ -162,7 +162,15 @@ class ScriptedEngine(EngineBase):
 
 
 def _factory(spec: str, **options: Any) -> ScriptedEngine:
-    """``scripted`` or ``scripted:FAMILY`` (for example ``scripted:glm-4.1v-thinking``)."""
+    """``scripted`` or ``scripted:FAMILY`` (for example ``scripted:glm-4.1v-thinking``).
+
+    The loading options a front end passes to every engine (``device``, ``dtype``, ``progress``) mean nothing to a
+    scripted engine and are ignored, as is ``family=None``; so ``glmv chat -m scripted`` works like any model.
+    """
+    for loading in ("device", "dtype", "progress"):
+        options.pop(loading, None)
+    if options.get("family") is None:
+        options.pop("family", None)
     _, _, family = spec.partition(":")
     if family and "family" not in options:
         options["family"] = family
