@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from glmv.cli import app
+from glmv.cli.engines import open_cli_engine
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def chat_command(
     console = Console(highlight=False)
     conversation = _conversation(load, model, family, system, max_tokens, temperature, think, budget)
     attached = conversation.attach(images=image or (), videos=video or (), files=file or ())
-    engine = _open(model, family, api, api_key, device, dtype)
+    engine = open_cli_engine(model, family=family, api=api, api_key=api_key, device=device, dtype=dtype)
     try:
         _follow_engine_family(conversation, engine, model, loaded=load is not None)
         chat = Chat(engine, conversation, console, hide_thinking)
@@ -173,35 +174,6 @@ def _family_hint(model: str, family: str | None) -> Family:
         return detect_family(model)
     except FamilyError:
         return detect_family(DEFAULT_MODEL)
-
-
-def _open(
-    model: str,
-    family: str | None,
-    api: str | None,
-    api_key: str | None,
-    device: str | None,
-    dtype: str | None,
-) -> Engine:
-    from glmv.engine import open_engine
-
-    if api:
-        return open_engine(api, model=model, api_key=api_key, family=family)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=_stderr(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"Loading {model}", total=1.0)
-
-        def progress(step: str, fraction: float) -> None:
-            bar.update(task, description=step, completed=fraction)
-
-        return open_engine(model, family=family, device=device, dtype=dtype, progress=progress)
 
 
 def _stderr() -> Console:
