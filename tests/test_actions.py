@@ -9,10 +9,19 @@ bytedance/UI-TARS ``codes/tests/action_parser_test.py`` and its prompt's action 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
-from glmv.actions import Action, ActionParseError, detect_dialect, parse_action, read_action
+from glmv.actions import (
+    Action,
+    ActionParseError,
+    action_from_dict,
+    action_to_dict,
+    detect_dialect,
+    parse_action,
+    read_action,
+)
 from glmv.actions.action import KINDS, qwen_resized_size
 from glmv.actions.parse import DIALECTS
 from glmv.errors import ConfigError, OutputError
@@ -543,3 +552,110 @@ def test_every_dialect_produces_only_documented_kinds():
     parsed = [parse_action(reply) for reply, _ in GLM_MOBILE + GLM_PC + GLM_WEB + GLM_WEB_POINT + UI_TARS]
     assert {action.kind for action in parsed} <= KINDS
     assert {action.dialect for action in parsed} <= set(DIALECTS)
+
+
+# --- real outputs, named after their source ------------------------------------------------------------------
+
+_CAMELLIA_REASON = (
+    'I have selected the image of the Camellia within the PictureThis app. The current screen is asking to "Choose '
+    "related organ\". The image shows a flower, so I need to select 'flower' to help the app identify the plant. "
+    "Clicking on the 'flower' option with the associated image will provide the necessary information for the app to "
+    "proceed with the identification."
+)
+
+REAL_OUTPUTS = {
+    "GLM-V glmv_reward/tests/cogagent/test_android_world_verifier.py (ground truth)": (
+        f"Memory: None\nReason: {_CAMELLIA_REASON}\n"
+        'Action: <|begin_of_box|>{"action_type": "click", "box_2d": [[503,580,718,702]]}<|end_of_box|>',
+        None,
+        Action("click", name="click", dialect="glm-mobile", box=(503, 580, 718, 702)),
+    ),
+    "GLM-V glmv_reward/tests/cogagent/test_android_world_verifier.py (keys swapped)": (
+        f"Memory: None\nReason: {_CAMELLIA_REASON}\n"
+        'Action: <|begin_of_box|>{"box_2d": [[503,580,718,702]], "action_type": "click"}<|end_of_box|>',
+        None,
+        Action("click", name="click", dialect="glm-mobile", box=(503, 580, 718, 702)),
+    ),
+    "GLM-V examples/gui-agent/glm-45v/agent.md (history step, Python spelling, no box)": (
+        "Memory: None\nReason: The user needs to access the Broccoli app to manage recipes. Since the app is not "
+        "visible on the current home screen, the first step is to open the Broccoli app to proceed with the task of "
+        "deleting duplicate recipes.\nAction: {'action_type': 'open_app', 'app_name': 'Broccoli'}",
+        None,
+        Action("open_app", name="open_app", dialect="glm-mobile", app="Broccoli"),
+    ),
+    "GLM-V glmv_reward/tests/cogagent/test_osworld_verifier.py (drag)": (
+        "<think>test</think>Action: <|begin_of_box|>left_drag(start_box='[100, 100]', end_box='[300, 300]')"
+        "<|end_of_box|>",
+        None,
+        Action("drag", name="left_drag", dialect="glm-pc", point=(100, 100), end_point=(300, 300)),
+    ),
+    "GLM-V glmv_reward/tests/cogagent/test_osworld_verifier.py (click with element_info)": (
+        "<think>test</think>Action: <|begin_of_box|>left_click(start_box='[500, 500]', element_info='123456')"
+        "<|end_of_box|>",
+        None,
+        Action("click", name="left_click", dialect="glm-pc", point=(500, 500), element="123456"),
+    ),
+    "GLM-V glmv_reward/tests/cogagent/test_webvoyager_verifier.py (point grammar)": (
+        "<think></think><answer><|begin_of_box|>CLICK(point=(214, 100), box=[[198,92,229,107]], "
+        "element_info='Dinners')<|end_of_box|></answer>",
+        None,
+        Action(
+            "click",
+            name="CLICK",
+            dialect="glm-web-point",
+            point=(214, 100),
+            box=(198, 92, 229, 107),
+            element="Dinners",
+        ),
+    ),
+    "GLM-V glmv_reward/tests/cogagent/test_webvoyager_verifier.py (answer)": (
+        "<think></think><answer><|begin_of_box|>ANSWER(content='Dinners')<|end_of_box|></answer>",
+        None,
+        Action("answer", name="ANSWER", dialect="glm-web-point", text="Dinners"),
+    ),
+    "UI-TARS data/training_example.json (UI-TARS-1 box tokens)": (
+        "Action: click(start_box='<|box_start|>(495,30)<|box_end|>')",
+        "ui-tars",
+        Action("click", name="click", dialect="ui-tars", point=(495, 30)),
+    ),
+    "UI-TARS README.md": (
+        "Thought: Click the button\nAction: click(start_box='(100,200)')",
+        "ui-tars",
+        Action("click", name="click", dialect="ui-tars", point=(100, 200)),
+    ),
+    "UI-TARS codes/tests/action_parser_test.py (point tag)": (
+        "Thought: test\nAction: click(point='<point>200 300</point>')",
+        "ui-tars",
+        Action("click", name="click", dialect="ui-tars", point=(200, 300)),
+    ),
+    "UI-TARS README_coordinates.md (UI-TARS-1.5, resized pixels)": (
+        "Thought: xxx\nAction: click(start_box='(197,525)')",
+        "ui-tars-1.5",
+        Action("click", name="click", dialect="ui-tars-1.5", space="resized", point=(197, 525)),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("reply", "dialect", "expected"), list(REAL_OUTPUTS.values()), ids=list(REAL_OUTPUTS)
+)
+def test_real_agent_outputs(reply, dialect, expected):
+    assert parse_action(reply, dialect) == expected
+
+
+def test_ui_tars_15_readme_example_is_scaled_from_the_resized_image():
+    # README_coordinates.md's formula: x / resized_width · width on a 1920×1080 screenshot the model saw resized to
+    # 1932×1092 (197 / 1932 · 1920 = 195.8, 525 / 1092 · 1080 = 519.2)
+    action = parse_action(
+        REAL_OUTPUTS["UI-TARS README_coordinates.md (UI-TARS-1.5, resized pixels)"][0], "ui-tars-1.5"
+    )
+    x, y = action.to_pixels(1920, 1080).point
+    assert qwen_resized_size(1920, 1080) == (1932, 1092)
+    assert (x, y) == pytest.approx((197 / 1932 * 1920, 525 / 1092 * 1080))
+
+
+def test_recorded_actions_read_back_equal():
+    for reply, dialect, _ in REAL_OUTPUTS.values():
+        action = parse_action(reply, dialect)
+        again = action_from_dict(json.loads(json.dumps(action_to_dict(action))))
+        assert again == action and again.raw == action.raw and again.dialect == action.dialect

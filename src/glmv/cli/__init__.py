@@ -44,8 +44,10 @@ def _options(
 
 
 # Sub-commands register on `app` when their module is imported.
+from glmv.cli import agent as _agent  # noqa: E402,F401
 from glmv.cli import chat as _chat  # noqa: E402,F401
 from glmv.cli import families as _families  # noqa: E402,F401
+from glmv.cli import ground as _ground  # noqa: E402,F401
 from glmv.cli import reward as _reward  # noqa: E402,F401
 from glmv.cli import serve as _serve  # noqa: E402,F401
 from glmv.cli import tiny as _tiny  # noqa: E402,F401
