@@ -47,6 +47,7 @@ def _options(
 from glmv.cli import agent as _agent  # noqa: E402,F401
 from glmv.cli import chat as _chat  # noqa: E402,F401
 from glmv.cli import desktop as _desktop  # noqa: E402,F401
+from glmv.cli import eval as _eval  # noqa: E402,F401
 from glmv.cli import families as _families  # noqa: E402,F401
 from glmv.cli import ground as _ground  # noqa: E402,F401
 from glmv.cli import reward as _reward  # noqa: E402,F401
