@@ -46,6 +46,7 @@ def _options(
 # Sub-commands register on `app` when their module is imported.
 from glmv.cli import agent as _agent  # noqa: E402,F401
 from glmv.cli import chat as _chat  # noqa: E402,F401
+from glmv.cli import data as _data  # noqa: E402,F401
 from glmv.cli import desktop as _desktop  # noqa: E402,F401
 from glmv.cli import eval as _eval  # noqa: E402,F401
 from glmv.cli import families as _families  # noqa: E402,F401
