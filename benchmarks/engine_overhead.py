@@ -3,7 +3,7 @@
 1. **Streaming overhead.** The same prompt, the same ``max_new_tokens``, greedy, through
    ``LocalEngine.generate`` and through a bare ``model.generate`` on the processor's tensors (prepared once,
    outside the timing). The engine's time **includes its own prompt preparation** (chat template, processor),
-   the scheduler's batching window, the worker thread, detokenising, the streaming parser and the chunks. Both
+   the decode loop's worker thread, detokenising, the streaming parser and the chunks. Both
    must produce exactly ``--tokens`` tokens (the random model never emits a stop token on this prompt; the
    script checks). Each repeat runs both paths back to back, alternating which goes first, so slow drifts of a
    shared machine's load hit both alike. Reported, from ``--repeats`` repeats:
@@ -13,7 +13,7 @@
    - the fixed cost (a 1-token run of each path, median) and the per-token cost: (wall of ``--tokens`` − wall
      of 1 token) / (``--tokens`` − 1), so a constant start-up cost does not hide in the per-token number.
 2. **Batching.** Eight different requests sent at once from eight threads (each calling ``engine.start``, as
-   an HTTP server does; the scheduler batches them, left padding) against the same eight sent one after
+   an HTTP server does; continuous batching decodes them together) against the same eight sent one after
    another; ``--batch-rounds`` rounds, interleaved. Reported: total tokens/s of each (median), the speed-up and
    the batch size every request ran in.
 3. **Collecting.** ``Engine.chat`` against draining ``Engine.generate`` on one long scripted reply
@@ -137,7 +137,7 @@ def overhead(engine, tokens: int, repeats: int) -> dict:
         "tokens": tokens,
         "prompt_tokens": int(inputs["input_ids"].shape[1]),
         "repeats": repeats,
-        "engine_time_includes": "prompt preparation (chat template, processor), batching window, streaming",
+        "engine_time_includes": "prompt preparation (chat template, processor), worker thread, streaming",
         "bare_seconds": bare_times,
         "engine_seconds": engine_times,
         "bare_one_token_seconds": bare_one,

@@ -332,120 +332,61 @@ def test_registered_engines_are_opened_by_prefix():
     assert opened == [("test-fake:x", {"answer": 1}), ("test-fake", {})]
 
 
-# -- the scheduler alone (no model) ------------------------------------------------------------------------------
+# -- the decode loop alone (no model) --------------------------------------------------------------------------
 
 
-def test_scheduler_groups_compatible_jobs_and_keeps_the_rest_in_order():
-    import time as clock
-
-    from glmv.engine.batching import End, Job, Scheduler
-
-    batches: list[list[str]] = []
-    gate = threading.Event()
-
-    def run(jobs):
-        gate.wait(10)
-        batches.append([job.payload for job in jobs])
-        for job in jobs:
-            for index in range(job.size):
-                job.put(End(index, "stop", 1))
-
-    scheduler = Scheduler(run, max_rows=4, window=0.05)
-    try:
-        jobs = [Job(key, size, name) for key, size, name in [("a", 1, "a1"), ("b", 1, "b1"), ("a", 2, "a2"),
-                                                               ("a", 2, "a3"), ("b", 1, "b2")]]  # fmt: skip
-        scheduler.submit(*jobs)
-        clock.sleep(0.2)
-        gate.set()
-        for job in jobs:
-            assert [event.reason for event in job.stream()] == ["stop"] * job.size
-        assert batches == [["a1", "a2"], ["b1", "b2"], ["a3"]]  # 4 rows at most; other keys wait their turn
-        assert [job.batch_rows for job in jobs] == [3, 2, 3, 2, 2]
-    finally:
-        scheduler.close()
-
-
-def test_scheduler_cancel_while_waiting_and_errors_reach_the_consumer():
-    from glmv.engine.batching import Job, Scheduler
+def test_loop_cancel_while_waiting_and_errors_reach_the_consumer():
+    from glmv.engine.batching import Job
+    from glmv.engine.local_loop import DecodeLoop
     from glmv.errors import EngineError
 
     started = threading.Event()
     release = threading.Event()
 
-    def run(jobs):
+    def ready(job):
         started.set()
         release.wait(10)
         raise RuntimeError("device on fire")
 
-    scheduler = Scheduler(run, window=0.0)
+    loop = DecodeLoop(model=None, ready=ready, rows_for=None, max_rows=1)
     try:
-        first, second = Job("k", 1, None), Job("other", 2, None)
-        scheduler.submit(first)
+        first, second = Job(1, None), Job(2, None)
+        loop.submit(first)
         assert started.wait(10)
-        scheduler.submit(second)
+        loop.submit(second)  # no room next to the first: it waits
         second.cancel()  # still waiting: both choices end at once as cancelled
         assert [(e.index, e.reason) for e in second.stream()] == [(0, "cancelled"), (1, "cancelled")]
         release.set()
         with pytest.raises(EngineError, match="device on fire"):
             list(first.stream())
+        third = Job(1, None)  # the loop goes on after an error
+        loop.submit(third)
+        with pytest.raises(EngineError, match="device on fire"):
+            list(third.stream())
     finally:
-        scheduler.close()
+        loop.close()
     with pytest.raises(EngineError, match="closed"):
-        scheduler.submit(Job("k", 1, None))
+        loop.submit(Job(1, None))
 
 
-def test_scheduler_waits_for_announced_requests_and_starts_a_full_batch_at_once():
-    import time as clock
+def test_loop_close_fails_waiting_jobs():
+    from glmv.engine.batching import Job
+    from glmv.engine.local_loop import DecodeLoop
+    from glmv.errors import EngineError
 
-    from glmv.engine.batching import End, Job, Scheduler
+    entered = threading.Event()
 
-    batches: list[list[str]] = []
+    def ready(job):
+        entered.set()
+        while not job.cancelled.is_set():
+            threading.Event().wait(0.01)
+        raise RuntimeError("stopped")
 
-    def run(jobs):
-        batches.append([job.payload for job in jobs])
-        for job in jobs:
-            job.put(End(0, "stop", 1))
-
-    scheduler = Scheduler(run, max_rows=3, window=0.02, max_wait=5.0)
-    try:
-        with scheduler.arriving(2):  # two requests announced; the second takes long to prepare
-            first = Job("k", 1, "slow-company-1")
-            scheduler.submit(first)
-            clock.sleep(0.3)  # far beyond the quiet window: only the announcement keeps the batch open
-            second = Job("k", 1, "slow-company-2")
-            scheduler.submit(second)
-        assert [e.reason for e in first.stream()] == [e.reason for e in second.stream()] == ["stop"]
-        assert batches == [["slow-company-1", "slow-company-2"]]
-
-        start = clock.monotonic()
-        with scheduler.arriving(4):  # a batch that is full starts without waiting for the fourth
-            full = [Job("k", 1, f"full-{i}") for i in range(3)]
-            scheduler.submit(*full)
-            for job in full:
-                list(job.stream())
-            assert clock.monotonic() - start < 2.0
-        assert batches[1] == ["full-0", "full-1", "full-2"]
-    finally:
-        scheduler.close()
-
-
-def test_scheduler_waits_at_most_max_wait_for_a_slow_preparation():
-    import time as clock
-
-    from glmv.engine.batching import End, Job, Scheduler
-
-    def run(jobs):
-        for job in jobs:
-            job.put(End(0, "stop", 1))
-
-    scheduler = Scheduler(run, max_rows=8, window=0.01, max_wait=0.2)
-    try:
-        with scheduler.arriving(2):  # the second request never arrives while the first waits
-            start = clock.monotonic()
-            job = Job("k", 1, None)
-            scheduler.submit(job)
-            assert [event.reason for event in job.stream()] == ["stop"]
-            assert 0.2 <= clock.monotonic() - start < 2.0
-            assert job.batch_rows == 1
-    finally:
-        scheduler.close()
+    loop = DecodeLoop(model=None, ready=ready, rows_for=None, max_rows=1)
+    running, waiting = Job(1, None), Job(1, None)
+    loop.submit(running, waiting)
+    assert entered.wait(10)
+    running.cancel()
+    loop.close()
+    with pytest.raises(EngineError, match="closed before this request ran"):
+        list(waiting.stream())

@@ -1,7 +1,9 @@
-"""The thinking budget: a logits processor that closes reasoning after N tokens.
+"""The thinking budget: closing reasoning after N tokens, one row at a time.
 
-transformers' ``generate`` has no thinking budget of its own, so :class:`ThinkingBudgetProcessor` is handed to it
-in ``logits_processor``. Per row it follows the **last open** ``<think>`` of prompt + output:
+:class:`ThinkingBudget` is one row's budget: fed the row's ids as they come, it says which id must come next. The
+local engine's continuous-batching loop keeps one per row (:mod:`glmv.engine.local_sampling` applies it with
+:func:`force`); :class:`ThinkingBudgetProcessor` wraps one per row of a batch as a transformers
+``LogitsProcessor`` for ``model.generate``. Per row it follows the **last open** ``<think>`` of prompt + output:
 
 - it arms on a ``<think>`` the chat template wrote into the prompt *and* on one the model generates itself
   (GLM-4.1V and thinking-on GLM-4.5V / 4.6V prompts hold no ``<think>``);
@@ -17,7 +19,7 @@ in ``logits_processor``. Per row it follows the **last open** ``<think>`` of pro
 Decision: no newline is forced before ``</think>`` (SGLang forces ``\\n`` first on GLM-4.5); one rule for every
 family keeps the reasoning at exactly ``budget`` tokens, and :mod:`glmv.output` strips the reasoning anyway.
 
-Token ids come from the tokenizer of the loaded model (:meth:`ThinkingBudgetProcessor.for_tokenizer`). The state
+Token ids come from the tokenizer of the loaded model (:meth:`ThinkingTokens.for_tokenizer`). The state
 is kept per row and advanced only over new tokens, so each step costs O(batch), not O(sequence).
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from glmv.errors import ModelLoadError
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
     from glmv.families import Family
 
-__all__ = ["ThinkingBudgetProcessor", "ThinkingTokens"]
+__all__ = ["ThinkingBudget", "ThinkingBudgetProcessor", "ThinkingTokens", "force"]
 
 
 @dataclass(frozen=True)
@@ -71,16 +73,55 @@ class ThinkingTokens:
         )
 
 
-@dataclass
-class _Row:
-    budget: int | None  # None: no budget (or thinking is off)
-    open_at: int | None = None  # position of the last open <think>
-    pending: deque[int] = field(default_factory=deque)  # forced ids still to emit
-    spent: bool = False  # the budget ran out: reasoning was closed and may not open again
+class ThinkingBudget:
+    """The thinking budget of one row: fed the row's token ids as they come, it says which id to force next.
+
+    The first :meth:`feed` takes the whole prompt (a prompt ending in a pre-closed think block switches the budget
+    off); each later one takes the ids generated since. ``length`` is how many ids the row holds after them.
+    """
+
+    def __init__(self, tokens: ThinkingTokens, budget: int | None) -> None:
+        self.tokens = tokens
+        self.budget = budget  # None: no budget (or thinking is off)
+        self.open_at: int | None = None  # position of the last open <think>
+        self.pending: deque[int] = deque()  # forced ids still to emit
+        self.spent = False  # the budget ran out: reasoning was closed and may not open again
+        self._started = False
 
     @property
     def active(self) -> bool:
         return self.budget is not None
+
+    def feed(self, new: Sequence[int], length: int) -> int | None:
+        """Take the row's new ids; the id that must come next (None: the model chooses, see :attr:`spent`)."""
+        if not self._started:
+            self._started = True
+            if self.budget is not None and self._thinking_off(new):
+                self.budget = None
+        if self.budget is None:
+            return None
+        start = length - len(new)
+        for offset, token in enumerate(new):
+            if token == self.tokens.think:
+                self.open_at = start + offset
+            elif token == self.tokens.think_end:
+                self.open_at = None
+        if self.pending:
+            return self.pending.popleft()
+        if self.spent or self.open_at is None:
+            return None
+        if length - self.open_at - 1 >= self.budget:
+            self.spent = True
+            self.pending.extend(self.tokens.forced)
+            return self.pending.popleft()
+        return None
+
+    def _thinking_off(self, prompt: Sequence[int]) -> bool:
+        """Whether the prompt ends in a pre-closed ``<think></think>`` (plus newlines / answer opener)."""
+        end = len(prompt)
+        while end and prompt[end - 1] in self.tokens.trailing:
+            end -= 1
+        return end >= 2 and prompt[end - 2] == self.tokens.think and prompt[end - 1] == self.tokens.think_end
 
 
 class ThinkingBudgetProcessor:
@@ -91,7 +132,7 @@ class ThinkingBudgetProcessor:
 
     def __init__(self, tokens: ThinkingTokens, budgets: Sequence[int | None]) -> None:
         self.tokens = tokens
-        self.rows = [_Row(budget) for budget in budgets]
+        self.rows = [ThinkingBudget(tokens, budget) for budget in budgets]
         self._started = False
 
     @classmethod
@@ -104,47 +145,19 @@ class ThinkingBudgetProcessor:
         if not any(row.active for row in self.rows):
             return scores
         ids = input_ids.tolist() if not self._started else input_ids[:, -1:].tolist()
-        if not self._started:
-            self._started = True
-            for row, prompt in zip(self.rows, ids, strict=True):
-                if row.budget is not None and self._thinking_off(prompt):
-                    row.budget = None
+        self._started = True
         length = input_ids.shape[1]
         for index, (row, new) in enumerate(zip(self.rows, ids, strict=True)):
-            if not row.active:
-                continue
-            self._scan(row, new, length)
-            token = self._next_forced(row, length)
-            if token is not None:
-                kept = scores[index, token].clone()
-                scores[index, :] = float("-inf")
-                scores[index, token] = kept if kept.isfinite() else 0.0
-            elif row.spent:
-                scores[index, self.tokens.think] = float("-inf")
+            if row.active:
+                force(scores[index], row.feed(new, length), row)
         return scores
 
-    def _thinking_off(self, prompt: list[int]) -> bool:
-        """Whether the prompt ends in a pre-closed ``<think></think>`` (plus newlines / answer opener)."""
-        end = len(prompt)
-        while end and prompt[end - 1] in self.tokens.trailing:
-            end -= 1
-        return end >= 2 and prompt[end - 2] == self.tokens.think and prompt[end - 1] == self.tokens.think_end
 
-    def _scan(self, row: _Row, new: list[int], length: int) -> None:
-        start = length - len(new)
-        for offset, token in enumerate(new):
-            if token == self.tokens.think:
-                row.open_at = start + offset
-            elif token == self.tokens.think_end:
-                row.open_at = None
-
-    def _next_forced(self, row: _Row, length: int) -> int | None:
-        if row.pending:
-            return row.pending.popleft()
-        if row.spent or row.open_at is None or row.budget is None:
-            return None
-        if length - row.open_at - 1 >= row.budget:
-            row.spent = True
-            row.pending.extend(self.tokens.forced)
-            return row.pending.popleft()
-        return None
+def force(scores: torch.FloatTensor, token: int | None, row: ThinkingBudget) -> None:
+    """Apply one row's budget decision to its logits (in place): only ``token`` may come, or no new ``<think>``."""
+    if token is not None:
+        kept = scores[token].clone()
+        scores[:] = float("-inf")
+        scores[token] = kept if kept.isfinite() else 0.0
+    elif row.spent:
+        scores[row.tokens.think] = float("-inf")

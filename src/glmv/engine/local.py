@@ -3,11 +3,14 @@
 The path of one request is short:
 
 1. :meth:`LocalEngine._prepare` (on the caller's thread) renders the conversation with the checkpoint's own chat
-   template, loads images / videos through :mod:`glmv.media` and tokenises one row with the processor;
-2. the :class:`~glmv.engine.batching.Scheduler` groups rows that arrive together and calls
-   :meth:`LocalEngine._run`, which left-pads them into one batch and runs ``model.generate`` with two small
-   callables: :class:`~glmv.engine.budget.ThinkingBudgetProcessor` (the thinking budget) and :class:`_StopRules`
-   (stop tokens, stop strings, ``max_tokens``, cancellation — and the streaming of each new token);
+   template, loads images / videos through :mod:`glmv.media` and tokenises one row with the processor (videos
+   folded into the image stream, see :func:`_videos_as_images`);
+2. the :class:`~glmv.engine.local_loop.DecodeLoop` (continuous batching, one worker thread) prefills it between
+   decode steps (:mod:`glmv.engine.local_steps`: the model's own vision tower and M-RoPE positions), lets its
+   choices join the rows that are decoding (:mod:`glmv.engine.local_kv`: one left-padded KV cache), picks every
+   row's token by its own sampling settings and thinking budget (:mod:`glmv.engine.local_sampling`) and hands it
+   to the row's stop rules (:class:`~glmv.engine.local_rows.Row`: stop tokens, stop strings, ``max_tokens``,
+   cancellation — and the streaming of each new token); a finished row leaves at once;
 3. :class:`Generation` (back on the caller's thread) turns the text deltas into :class:`~glmv.engine.types.Chunk`
    objects through the :class:`~glmv.engine.pump.ChunkPump`, then a last chunk per choice with the finish reason,
    usage and the parsed reply.
@@ -19,15 +22,16 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glmv.engine.batching import End, Job, Scheduler, Text
+from glmv.engine.batching import Job
 from glmv.engine.hub import hub_access
+from glmv.engine.local_rows import Row, decoder_of
+from glmv.engine.local_sampling import RowSampler, Sampling
 from glmv.engine.pump import ChunkPump
-from glmv.engine.stops import StopMatcher
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import ModelLoadError, RequestError, require
 from glmv.families import Family, detect_family, get_family
@@ -35,6 +39,7 @@ from glmv.families import Family, detect_family, get_family
 if TYPE_CHECKING:
     import torch
 
+    from glmv.engine.local_steps import Prompt
     from glmv.media import MediaPolicy
 
 __all__ = ["Generation", "LocalEngine", "Progress"]
@@ -54,21 +59,6 @@ _DTYPES = {
 }
 
 
-_NEUTRAL_TOP_K = 50  # transformers' default; greedy runs pass it so no "unused flag" warning is printed
-
-
-@dataclass(frozen=True)
-class _Sampling:
-    """The settings one ``generate`` call shares across its rows (the batching key)."""
-
-    do_sample: bool
-    temperature: float
-    top_p: float
-    top_k: int
-    repetition_penalty: float
-    seed: int | None
-
-
 @dataclass
 class _Prepared:
     """One request ready to batch: its tokenised row and its per-row limits."""
@@ -79,7 +69,8 @@ class _Prepared:
     max_tokens: int
     budget: int | None
     tools: list[dict[str, Any]] | None
-    sampling: _Sampling
+    sampling: Sampling
+    vision_keys: list[str]
 
 
 class LocalEngine(EngineBase):
@@ -87,8 +78,12 @@ class LocalEngine(EngineBase):
 
     ``device`` defaults to CUDA when there is one, else CPU (``"auto"`` spreads a big model over every GPU);
     ``dtype`` to bfloat16 on CUDA, else float32. ``family`` is detected from the checkpoint unless given.
-    Up to ``max_batch_size`` rows that arrive within ``batch_window`` seconds of each other run as one batch;
-    a batch waits at most ``max_batch_wait`` seconds for requests that are still being prepared.
+    Up to ``max_batch_size`` rows (choices) decode together; a request that arrives while others decode is
+    prefilled between their steps, at most ``prefill_chunk`` prompt tokens per step, and joins them.
+    The vision tower's outputs of recent images are kept in :attr:`vision_cache`, up to ``vision_cache_bytes``
+    (0: off), so an image seen before is not encoded again; the KV of finished requests in :attr:`prefix_cache`,
+    up to ``prefix_cache_bytes`` (0: off), so a request that starts like an earlier one (the next turn of a chat,
+    the same system prompt) prefills only what is new.
     ``media_policy`` limits what images and videos requests may load. ``max_model_len`` lowers the context
     (prompt plus reply) below the checkpoint's; a longer prompt is refused before it reaches the model.
     ``progress`` reports loading steps.
@@ -102,8 +97,9 @@ class LocalEngine(EngineBase):
         device: str | None = None,
         dtype: str | None = None,
         max_batch_size: int = 8,
-        batch_window: float = 0.01,
-        max_batch_wait: float = 0.1,
+        prefill_chunk: int = 512,
+        vision_cache_bytes: int = 512 * 2**20,
+        prefix_cache_bytes: int = 1024 * 2**20,
         media_policy: MediaPolicy | None = None,
         max_model_len: int | None = None,
         progress: Progress | None = None,
@@ -135,6 +131,7 @@ class LocalEngine(EngineBase):
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         )
+        self._stop_set = frozenset(self.stop_ids)
         self._budget_tokens = None
         if self.family.thinks_by_default:
             from glmv.engine.budget import ThinkingTokens
@@ -143,9 +140,20 @@ class LocalEngine(EngineBase):
         # A fast tokenizer must not be used from two threads at once: callers share one (under a lock) to
         # prepare requests, the worker decodes with its own copy, so preparing never stalls a running batch.
         self._prepare_lock = threading.Lock()
-        self._decode = _decoder_of(copy.deepcopy(self.tokenizer))
-        self._scheduler = Scheduler(
-            self._run, max_rows=max_batch_size, window=batch_window, max_wait=max_batch_wait
+        self._decode = decoder_of(copy.deepcopy(self.tokenizer))
+        from glmv.engine.local_loop import DecodeLoop
+        from glmv.engine.local_prefix import PrefixCache
+        from glmv.engine.local_vision import VisionCache
+
+        self.vision_cache = VisionCache(vision_cache_bytes)
+        self.prefix_cache = PrefixCache(prefix_cache_bytes, int(self.model.config.image_token_id))
+        self._loop = DecodeLoop(
+            self.model,
+            self._ready,
+            self._rows_for,
+            max_rows=max_batch_size,
+            prefill_chunk=prefill_chunk,
+            prefixes=self.prefix_cache,
         )
 
     # -- public API --------------------------------------------------------------------------------------------
@@ -155,11 +163,10 @@ class LocalEngine(EngineBase):
         return self.start_batch([request])[0]
 
     def start_batch(self, requests: Sequence[ChatRequest]) -> list[Generation]:
-        """Queue ``requests`` so that they arrive together (and share batches as far as their settings allow)."""
-        with self._scheduler.arriving(len(requests)):  # a batch forming meanwhile waits for these
-            prepared = [self._prepare(request) for request in requests]
-            jobs = [Job(key=_batch_key(p.sampling), size=p.request.n, payload=p) for p in prepared]
-            self._scheduler.submit(*jobs)
+        """Queue ``requests`` so that they are admitted together (as far as ``max_batch_size`` allows)."""
+        prepared = [self._prepare(request) for request in requests]
+        jobs = [Job(size=p.request.n, payload=p) for p in prepared]
+        self._loop.submit(*jobs)
         return [
             Generation(
                 job, self.family, p.tools, p.prompt_tokens, keep_box_markers=p.request.keep_box_markers
@@ -192,9 +199,11 @@ class LocalEngine(EngineBase):
             return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def close(self) -> None:
-        """Stop the worker and release the model."""
-        self._scheduler.close()
+        """Stop the worker and release the model and its caches."""
+        self._loop.close()
         self.model = None
+        self.vision_cache.clear()
+        self.prefix_cache.clear()
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -232,10 +241,15 @@ class LocalEngine(EngineBase):
         with self._prepare_lock:
             inputs = dict(self.processor(text=[prompt], return_tensors="pt", **kwargs))
         inputs.pop("token_type_ids", None)
-        if images and videos:
+        if videos:
             inputs = _videos_as_images(inputs, [ref.kind for ref in media])
         prompt_tokens = int(inputs["input_ids"].shape[1])
         budget = request.thinking_budget if self._budget_tokens is not None else None
+        vision_keys = []
+        if "pixel_values" in inputs and (self.vision_cache.budget or self.prefix_cache.budget):
+            from glmv.engine.local_vision import image_keys
+
+            vision_keys = image_keys(inputs["pixel_values"], inputs["image_grid_thw"])
         return _Prepared(
             request=request,
             inputs=inputs,
@@ -244,6 +258,7 @@ class LocalEngine(EngineBase):
             budget=budget,
             tools=tools,
             sampling=self._sampling(request),
+            vision_keys=vision_keys,
         )
 
     def _max_tokens(self, request: ChatRequest, prompt_tokens: int) -> int:
@@ -285,77 +300,54 @@ class LocalEngine(EngineBase):
             )
         return tools
 
-    def _sampling(self, request: ChatRequest) -> _Sampling:
+    def _sampling(self, request: ChatRequest) -> Sampling:
         defaults = self.family.sampling
+        penalty = (
+            defaults.repetition_penalty if request.repetition_penalty is None else request.repetition_penalty
+        )
         temperature = defaults.temperature if request.temperature is None else request.temperature
-        do_sample = temperature > 0
-        return _Sampling(
-            do_sample=do_sample,
-            temperature=temperature if do_sample else 1.0,
-            top_p=(defaults.top_p if request.top_p is None else request.top_p) if do_sample else 1.0,
-            top_k=(defaults.top_k if request.top_k is None else request.top_k)
-            if do_sample
-            else _NEUTRAL_TOP_K,
-            repetition_penalty=(
-                defaults.repetition_penalty
-                if request.repetition_penalty is None
-                else request.repetition_penalty
-            ),
-            seed=request.seed if do_sample else None,
+        if temperature <= 0:
+            return Sampling(repetition_penalty=penalty)
+        return Sampling(
+            temperature=temperature,
+            top_p=defaults.top_p if request.top_p is None else request.top_p,
+            top_k=defaults.top_k if request.top_k is None else request.top_k,
+            repetition_penalty=penalty,
+            seed=request.seed,
         )
 
-    # -- the batch hot path (worker thread) --------------------------------------------------------------------
+    # -- the worker's side: a prefilled prompt becomes one row per choice --------------------------------------
 
-    def _run(self, jobs: list[Job]) -> None:
-        import torch
-        from transformers import LogitsProcessorList, StoppingCriteriaList
+    def _ready(self, job: Job) -> Prompt:
+        from glmv.engine.local_steps import ready_prompt
 
-        rows = [
-            _Choice(
-                job, index, self._decoder(), self.stop_ids, job.payload.request.stop, job.payload.max_tokens
-            )
-            for job in jobs
-            for index in range(job.size)
-        ]
-        batch = _left_pad([job.payload.inputs for job in jobs for _ in range(job.size)], self.pad_id)
-        device = self.model.device  # the first device when "auto" spread the model over several
-        batch = {k: v.to(device, self.dtype if v.is_floating_point() else None) for k, v in batch.items()}
-        sampling: _Sampling = jobs[0].payload.sampling
-        config = self._generation_config(sampling, max(row.max_tokens for row in rows))
-        processors = LogitsProcessorList()
-        budgets = [job.payload.budget for job in jobs for _ in range(job.size)]
-        if self._budget_tokens is not None and any(budget is not None for budget in budgets):
-            from glmv.engine.budget import ThinkingBudgetProcessor
-
-            processors.append(ThinkingBudgetProcessor(self._budget_tokens, budgets))
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-        with torch.inference_mode():
-            self.model.generate(
-                **batch,
-                generation_config=config,
-                logits_processor=processors,
-                stopping_criteria=StoppingCriteriaList([_StopRules(rows)]),
-            )
-        for row in rows:
-            row.finish("length")  # rows still open ran into the batch's max_new_tokens
-
-    def _generation_config(self, sampling: _Sampling, max_new_tokens: int) -> Any:
-        from transformers import GenerationConfig
-
-        return GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=sampling.do_sample,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            repetition_penalty=sampling.repetition_penalty,
-            eos_token_id=list(self.stop_ids),
-            pad_token_id=self.pad_id,
+        prepared: _Prepared = job.payload
+        return ready_prompt(
+            self.model, prepared.inputs, self.vision_cache, prepared.vision_keys, self.prefix_cache
         )
 
-    def _decoder(self) -> _Detokenizer:
-        return _Detokenizer(self._decode)
+    def _rows_for(self, job: Job, prompt: Prompt) -> list[tuple[Row, RowSampler]]:
+        prepared: _Prepared = job.payload
+        pairs = []
+        for index in range(job.size):
+            budget = None
+            if prepared.budget is not None:
+                from glmv.engine.budget import ThinkingBudget
+
+                budget = ThinkingBudget(self._budget_tokens, prepared.budget)
+            row = Row(
+                job,
+                index,
+                self._decode,
+                self._stop_set,
+                prepared.request.stop,
+                prepared.max_tokens,
+                prompt_ids=prompt.ids,
+                rope_delta=prompt.delta,
+                vision_keys=prompt.keys,
+            )
+            pairs.append((row, RowSampler(prepared.sampling, budget, index)))
+        return pairs
 
 
 class Generation:
@@ -387,8 +379,15 @@ class Generation:
 
     @property
     def batch_size(self) -> int:
-        """Rows of the batch this request ran in (0 while it waits)."""
+        """The most rows (choices of any request) that decoded together while this request ran (0 while it
+        waits)."""
         return self.job.batch_rows
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """``queue_s`` (waiting for a slot), ``prefill_s``, ``first_token_s`` (from the call) and
+        ``decode_tokens_per_s`` (all choices), as far as they are known yet."""
+        return self.job.timings.summary()
 
     def cancel(self) -> None:
         """Stop generating; the engine goes on with the other requests of the batch."""
@@ -401,160 +400,9 @@ class Generation:
         return next(self._chunks)
 
 
-def _batch_key(sampling: _Sampling) -> Hashable:
-    """Rows with equal settings share a batch; a seeded sampling request runs alone, so its seed reproduces it."""
-    return (sampling, object()) if sampling.seed is not None else sampling
-
-
-# -- stop rules and streaming, one small object each ---------------------------------------------------------------
-
-
-class _Detokenizer:
-    """Turns token ids into text deltas, holding back bytes of a character that is not complete yet.
-
-    Each token decodes only a small window (the tokens of the previous delta as context, then the new ones), so
-    a step costs the same at token 10 and at token 10 000.
-    """
-
-    def __init__(self, decode: Callable[[list[int]], str]) -> None:
-        self.decode = decode
-        self.ids: list[int] = []
-        self.prefix = 0  # ids[prefix:read] is context for decoding the next delta
-        self.read = 0
-
-    def push(self, token: int) -> str:
-        self.ids.append(token)
-        before = self.decode(self.ids[self.prefix : self.read])
-        after = self.decode(self.ids[self.prefix :])
-        if len(after) <= len(before) or after.endswith("\ufffd"):
-            return ""
-        self.prefix, self.read = self.read, len(self.ids)
-        return after[len(before) :]
-
-    def flush(self) -> str:
-        before = self.decode(self.ids[self.prefix : self.read])
-        after = self.decode(self.ids[self.prefix :])
-        self.prefix = self.read = len(self.ids)
-        return after[len(before) :]
-
-
-def _decoder_of(tokenizer: Any) -> Callable[[list[int]], str]:
-    """``tokenizer.decode`` keeping special tokens; the Rust decoder directly when that is all it does."""
-    from functools import partial
-
-    from transformers.tokenization_utils_tokenizers import TokenizersBackend
-
-    if (
-        isinstance(tokenizer, TokenizersBackend)
-        and type(tokenizer)._decode is TokenizersBackend._decode
-        and not tokenizer.clean_up_tokenization_spaces
-    ):
-        return partial(tokenizer.backend_tokenizer.decode, skip_special_tokens=False)
-    return partial(tokenizer.decode, skip_special_tokens=False)
-
-
-class _Choice:
-    """One row of a running batch: decodes its tokens, applies its stop rules and streams to its job."""
-
-    def __init__(
-        self,
-        job: Job,
-        index: int,
-        decoder: _Detokenizer,
-        stop_ids: Sequence[int],
-        stops: Sequence[str] | None,
-        max_tokens: int,
-    ) -> None:
-        self.job = job
-        self.index = index
-        self.decoder = decoder
-        self.stop_ids = frozenset(stop_ids)
-        self.stops = StopMatcher(stops)
-        self.max_tokens = max_tokens
-        self.count = 0
-        self.done = False
-
-    def step(self, token: int) -> bool:
-        """Take the row's new token; True when the row is finished."""
-        if self.done:
-            return True
-        if self.job.cancelled.is_set():
-            self.finish("cancelled", flush=False)
-            return True
-        self.count += 1
-        if token in self.stop_ids:
-            self.finish("stop")
-            return True
-        text, hit = self.stops.feed(self.decoder.push(token))
-        if text:
-            self.job.put(Text(self.index, text))
-        if hit:
-            self.finish("stop", flush=False)
-        elif self.count >= self.max_tokens:
-            self.finish("length")
-        return self.done
-
-    def finish(self, reason: str, flush: bool = True) -> None:
-        if self.done:
-            return
-        self.done = True
-        if flush:
-            text, _ = self.stops.feed(self.decoder.flush())
-            text += self.stops.flush()
-            if text:
-                self.job.put(Text(self.index, text))
-        self.job.put(End(self.index, reason, self.count))
-
-
-class _StopRules:
-    """The stopping criterion handed to ``generate``: advances every row by its new token, streaming it."""
-
-    def __init__(self, rows: Sequence[_Choice]) -> None:
-        self.rows = rows
-        self.finished = (
-            -1
-        )  # rows finished at the last step; the answer tensor is rebuilt only when it changes
-        self.answer: Any = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
-        finished = 0
-        for row, token in zip(self.rows, input_ids[:, -1].tolist(), strict=True):
-            finished += row.step(token)
-        if finished != self.finished:  # generate only reads the answer, so reusing it is safe
-            import torch
-
-            self.finished = finished
-            done = [row.done for row in self.rows]
-            self.answer = torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-        return self.answer
-
-
-# -- loading -----------------------------------------------------------------------------------------------------
-
-
-def _left_pad(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
-    """One batch from single-row inputs: token tensors left-padded, vision tensors concatenated in row order."""
-    import torch
-
-    width = max(row["input_ids"].shape[1] for row in rows)
-    batch: dict[str, Any] = {}
-    for name, fill in (("input_ids", pad_id), ("attention_mask", 0), ("mm_token_type_ids", 0)):
-        if name in rows[0]:
-            batch[name] = torch.cat(
-                [
-                    torch.nn.functional.pad(row[name], (width - row[name].shape[1], 0), value=fill)
-                    for row in rows
-                ]
-            )
-    for name in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
-        parts = [row[name] for row in rows if name in row]
-        if parts:
-            batch[name] = torch.cat(parts)
-    return batch
-
-
 def _videos_as_images(inputs: dict[str, Any], kinds: Sequence[str]) -> dict[str, Any]:
-    """One row's vision inputs with its videos folded into the image stream, so images and videos can mix.
+    """One row's vision inputs with its videos folded into the image stream, so prefill has one vision path and
+    images and videos can mix.
 
     transformers' GLM-V models find video placeholders with the *image* token id (GLM writes video frames as
     images), so a prompt holding both counts every frame's tokens as image tokens and fails ("Image features
@@ -565,9 +413,15 @@ def _videos_as_images(inputs: dict[str, Any], kinds: Sequence[str]) -> dict[str,
     """
     import torch
 
-    image_rows = iter(torch.split(inputs["pixel_values"], inputs["image_grid_thw"].prod(-1).tolist()))
+    no_images = inputs["video_grid_thw"][:0]
+    image_grid = inputs.get("image_grid_thw", no_images)
+    image_rows = iter(
+        torch.split(
+            inputs.get("pixel_values", inputs["pixel_values_videos"][:0]), image_grid.prod(-1).tolist()
+        )
+    )
     video_rows = iter(torch.split(inputs["pixel_values_videos"], inputs["video_grid_thw"].prod(-1).tolist()))
-    image_grids, video_grids = iter(inputs["image_grid_thw"]), iter(inputs["video_grid_thw"])
+    image_grids, video_grids = iter(image_grid), iter(inputs["video_grid_thw"])
     rows, grids = [], []
     for kind in kinds:
         if kind == "image":
@@ -576,7 +430,7 @@ def _videos_as_images(inputs: dict[str, Any], kinds: Sequence[str]) -> dict[str,
         else:
             steps, height, width = next(video_grids).tolist()
             rows.append(next(video_rows))
-            grids.append(torch.tensor([[1, height, width]] * steps, dtype=inputs["image_grid_thw"].dtype))
+            grids.append(torch.tensor([[1, height, width]] * steps, dtype=image_grid.dtype))
     merged = {k: v for k, v in inputs.items() if k not in ("pixel_values_videos", "video_grid_thw")}
     merged["pixel_values"] = torch.cat(rows)
     merged["image_grid_thw"] = torch.cat(grids)
