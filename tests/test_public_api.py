@@ -27,6 +27,7 @@ PUBLIC_MODULES = [
     "glmv.output",
     "glmv.reward",
     "glmv.settings",
+    "glmv.web",
 ]
 
 

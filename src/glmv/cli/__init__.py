@@ -54,6 +54,7 @@ from glmv.cli import ground as _ground  # noqa: E402,F401
 from glmv.cli import reward as _reward  # noqa: E402,F401
 from glmv.cli import serve as _serve  # noqa: E402,F401
 from glmv.cli import tiny as _tiny  # noqa: E402,F401
+from glmv.cli import web as _web  # noqa: E402,F401
 
 
 def main() -> None:

@@ -103,6 +103,12 @@ def serve_command(
     docs: Annotated[
         bool, typer.Option(help="Serve the OpenAPI docs (/docs, /redoc, /openapi.json) without the API key.")
     ] = False,
+    web: Annotated[
+        bool, typer.Option(help="glmv: also serve the chat page (glmv web) at /web on the same port.")
+    ] = False,
+    web_auth: Annotated[
+        list[str] | None, typer.Option(help="user:password allowed into /web (repeatable).")
+    ] = None,
 ) -> None:
     """Serve a GLM-V model over the OpenAI chat API (POST /v1/chat/completions, GET /v1/models, /health, /metrics)."""
     from glmv.families import get_family
@@ -155,6 +161,11 @@ def serve_command(
         public_metrics=public_metrics,
         docs=docs,
     )
+    from glmv.web.serving import parse_auth
+
+    users = parse_auth(web_auth or [])  # checked before the model loads, like the settings
+    if web:
+        require("gradio", extra="web", purpose="glmv serve --web")
     options = {
         "family": chosen,
         "device": device,
@@ -166,4 +177,11 @@ def serve_command(
     served_family = getattr(served, "family", None)
     name = served_model_name or (served_family.name if served_family is not None else model)
     settings = replace(settings, model_name=name, model_aliases=(model,) if model != name else ())
-    run_server(served, settings, host=host, port=port)
+    mount = None
+    if web:
+        from glmv.web import WebSettings, mount_app
+
+        def mount(app):
+            return mount_app(app, served, WebSettings(model=name), path="/web", auth=users)
+
+    run_server(served, settings, host=host, port=port, mount=mount)

@@ -8,7 +8,7 @@ The app is assembled from its parts: the shared state (:mod:`glmv.server.state`)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -47,12 +47,21 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 
 
 def run_server(
-    engine: Engine, settings: ServerSettings | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    engine: Engine,
+    settings: ServerSettings | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    mount: Callable[[FastAPI], object] | None = None,
 ) -> None:
-    """Serve ``engine`` with uvicorn until interrupted (SIGTERM or Ctrl-C end it gracefully)."""
+    """Serve ``engine`` with uvicorn until interrupted (SIGTERM or Ctrl-C end it gracefully).
+
+    ``mount`` adds more to the app before it serves (``glmv serve --web`` mounts the chat page with it).
+    """
     from glmv.server.serving import GracefulServer, uvicorn_config
 
     settings = settings or ServerSettings()
     app = create_app(engine, settings)
+    if mount is not None:
+        mount(app)
     config = uvicorn_config(app, settings, host=host, port=port, log_level="info")
     GracefulServer(config, app.state.glmv).run()
