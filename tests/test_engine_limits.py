@@ -27,6 +27,7 @@ def test_the_context_is_the_smallest_limit(engine):
     [
         ("hi " * 100, None, "messages", r"The prompt takes 30\d tokens .* context is 64 tokens"),
         ("x" * 200_000, None, "messages", r"The prompt takes more than 64 tokens"),
+        ("hello " * 400, None, "messages", r"The prompt takes more than 64 tokens"),  # its head is enough
         (
             "hi",
             60,
@@ -34,7 +35,12 @@ def test_the_context_is_the_smallest_limit(engine):
             r"max_tokens is 60, but the prompt takes \d+ of the 64 tokens .* at most \d+",
         ),
     ],
-    ids=["prompt-past-context", "huge-prompt-refused-before-tokenising", "max-tokens-past-what-is-left"],
+    ids=[
+        "prompt-past-context",
+        "huge-prompt-refused-before-tokenising",
+        "long-prompt-refused-from-its-head",
+        "max-tokens-past-what-is-left",
+    ],
 )
 def test_refused_with_the_numbers(engine, text, max_tokens, field, message):
     with pytest.raises(RequestError, match=message) as caught:

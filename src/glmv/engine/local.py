@@ -223,7 +223,7 @@ class LocalEngine(EngineBase):
         tools = self._tools(request)
         messages, media = to_processor_messages(request.messages, self.family)
         prompt = self._render(messages, tools, request.enable_thinking)
-        if len(prompt) > self.max_model_len * self._max_token_chars:  # refused before tokenising it
+        if len(prompt) > self.max_model_len * self._max_token_chars or self._head_too_long(prompt):
             raise _too_long(f"more than {self.max_model_len:,}", self.max_model_len)
         images = [load_image(ref.source, self.media_policy) for ref in media if ref.kind == "image"]
         videos = [
@@ -260,6 +260,19 @@ class LocalEngine(EngineBase):
             sampling=self._sampling(request),
             vision_keys=vision_keys,
         )
+
+    def _head_too_long(self, prompt: str) -> bool:
+        """Whether the head of a long prompt alone is past the context, so the rest need not be tokenised (a
+        hostile 5 MB prompt costs the tokeniser 30 kB of work). The head ends at a word, where the tokeniser's
+        pre-tokeniser splits the whole prompt too, so its tokens are the whole prompt's first ones."""
+        head_chars = self.max_model_len * _HEAD_CHARS_PER_TOKEN
+        if len(prompt) <= head_chars:
+            return False
+        cut = max(prompt.rfind(" ", 0, head_chars), prompt.rfind("\n", 0, head_chars))
+        if cut <= 0:
+            return False
+        head = self.tokenizer(prompt[:cut], add_special_tokens=False)["input_ids"]
+        return len(head) > self.max_model_len
 
     def _max_tokens(self, request: ChatRequest, prompt_tokens: int) -> int:
         """The request's ``max_tokens`` checked against the context left after the prompt (the family's
@@ -436,6 +449,10 @@ def _videos_as_images(inputs: dict[str, Any], kinds: Sequence[str]) -> dict[str,
     merged["image_grid_thw"] = torch.cat(grids)
     merged["mm_token_type_ids"] = inputs["mm_token_type_ids"].clamp(max=1)
     return merged
+
+
+_HEAD_CHARS_PER_TOKEN = 6
+"""A prompt longer than this many characters per token of context has its head counted first."""
 
 
 def _too_long(count: str, limit: int) -> RequestError:
