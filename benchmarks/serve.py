@@ -19,7 +19,9 @@ Prints a table and writes ``serve.json`` into ``--out DIR`` (default ``~/.cache/
 ``--attackers`` clients send the attacks of issue 9 in a loop (nested JSON, out-of-range seeds, lone surrogates,
 typed media tokens, malformed tool-call history, a 1x100000 image, a header-only JPEG, a PNG text-chunk bomb, a NUL
 in a path, 16 x 7000x7000 images, a prompt past the context, too many stops, ``response_format``), plus two
-sockets that never read their streamed reply and two that drip their headers (slowloris). The attack loop is bounded
+sockets that never read their streamed reply (a 4 kB receive buffer, a 3,072-token request: each holds a
+batch row while it generates) and two that drip their headers (slowloris). Every normal request has a fixed seed,
+so both runs do the same work. The attack loop is bounded
 by ``--attack-limit`` requests and by the normal run's end; every address is 127.0.0.1. Prints the normal clients'
 TTFT p99 and output throughput with and without attacks, their ratio, and the statuses the attacks got (a 5xx
 is a failure). Writes ``serve_hostile.json``.
@@ -35,6 +37,7 @@ import itertools
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -174,6 +177,7 @@ def _bodies(model: str, count: int, max_tokens: int, image: bool) -> list[dict]:
                 "messages": [{"role": "user", "content": content}],
                 "max_tokens": max_tokens,
                 "temperature": 0.8,
+                "seed": number,  # the same token paths in every run, so runs compare the same work
                 "stream": True,
                 "stream_options": {"include_usage": True},
             }
@@ -237,8 +241,15 @@ def _attack_bodies(model: str) -> list[tuple[str, bytes]]:
 
 
 async def _stuck_reader(port: int, body: bytes) -> None:
-    """A client that sends a streaming request and never reads the reply (until cancelled)."""
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    """A client that sends a streaming request and never reads the reply (until cancelled).
+
+    Its receive buffer is 4 kB, so the server's writes soon block and only its write timeout frees the slot.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    _, writer = await asyncio.open_connection(sock=sock)
     head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
     writer.write(head.encode() + body)
     try:
@@ -292,7 +303,7 @@ async def _hostile_level(
 ) -> tuple[dict, dict]:
     port = urlparse(url).port or 80
     attacks = _attack_bodies(model)
-    stuck_body = json.dumps({**bodies[0], "max_tokens": 4096}).encode()
+    stuck_body = json.dumps({**bodies[0], "max_tokens": 3072}).encode()  # fits --max-model-len 4096
     stop = asyncio.Event()
     statuses: dict[str, dict[str, int]] = {}
     background = [asyncio.ensure_future(_stuck_reader(port, stuck_body)) for _ in range(2)]
@@ -460,7 +471,12 @@ def main() -> None:
     )
     parser.add_argument("--tiny-family", default="glm-4.6v-flash")
     parser.add_argument("--tiny-size", default="bench", choices=["small", "bench"])
-    parser.add_argument("--max-batch-size", type=int, default=16, help="--tiny: the LocalEngine batch size.")
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        help="--tiny: the LocalEngine batch size (default 16; with --hostile twice --hostile-clients, the headroom "
+        "a deployment keeps over its normal load, so the stuck sockets do not take normal clients' rows).",
+    )
     parser.add_argument("--device", help="--tiny: cpu or cuda (default: cuda when there is one).")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument(
@@ -485,6 +501,8 @@ def main() -> None:
         parser.error(f"{args.base_url} is not a loopback address; add --allow-remote to benchmark it")
 
     run = _run_hostile if args.hostile else _run
+    if args.max_batch_size is None:
+        args.max_batch_size = 2 * args.hostile_clients if args.hostile else 16
     if args.tiny:
         extra = ("--max-model-len", "4096", "--write-timeout", "5") if args.hostile else ()
         with _tiny_server(args.tiny_family, args.tiny_size, args.max_batch_size, args.device, extra) as (
