@@ -100,7 +100,9 @@ def test_closing_a_generation_counts_as_cancelled():
 
 def test_opened_like_any_model_by_a_front_end():
     """A front end passes loading options to every engine; the scripted engine takes and ignores them."""
-    engine = open_engine("scripted:glm-4.1v-thinking", family=None, device="cpu", dtype="auto", progress=print)
+    engine = open_engine(
+        "scripted:glm-4.1v-thinking", family=None, device="cpu", dtype="auto", progress=print
+    )
     assert engine.family.name == "glm-4.1v-thinking"
     engine.enqueue("<think>a</think><answer>b</answer>")
     reply = collect(engine.generate(ChatRequest(messages=[{"role": "user", "content": "q"}])))[0]
