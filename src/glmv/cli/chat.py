@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from glmv.cli import app
-from glmv.cli.engines import open_cli_engine
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption, open_cli_engine
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -54,9 +54,7 @@ def chat_command(
         str | None, typer.Option("-p", "--prompt", help="Ask once and exit (no prompt: interactive).")
     ] = None,
     model: Annotated[str, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")] = DEFAULT_MODEL,
-    family: Annotated[
-        str | None, typer.Option("--family", help="The GLM-V family, when the model name does not tell it.")
-    ] = None,
+    family: FamilyOption = None,
     image: Annotated[
         list[str] | None, typer.Option("-i", "--image", help="An image path or URL (repeatable).")
     ] = None,
@@ -77,18 +75,10 @@ def chat_command(
         typer.Option("--max-tokens", min=1, help=f"Most tokens per reply (default: {DEFAULT_MAX_TOKENS})."),
     ] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0, help="0 = greedy.")] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cuda, cpu, auto (default: cuda if present).")
-    ] = None,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="bfloat16, float16, float32 (default: automatic).")
-    ] = None,
-    api: Annotated[
-        str | None, typer.Option("--api", help="An OpenAI-compatible server URL instead of a local model.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")
-    ] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
     hide_thinking: Annotated[
         bool, typer.Option("--hide-thinking", help="Do not show the reasoning.")
     ] = False,

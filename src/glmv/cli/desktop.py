@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from glmv.cli import app
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption
 
 __all__ = ["desktop_command"]
 
@@ -25,21 +26,11 @@ def desktop_command(
         str | None,
         typer.Option("-m", "--model", help="Hub id or checkpoint folder (default: the saved one)."),
     ] = None,
-    family: Annotated[
-        str | None, typer.Option("--family", help="The GLM-V family, when the model name does not tell it.")
-    ] = None,
-    api: Annotated[
-        str | None, typer.Option("--api", help="An OpenAI-compatible server URL instead of a local model.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")
-    ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cuda, cpu, auto (default: cuda if present).")
-    ] = None,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="bfloat16, float16, float32 (default: automatic).")
-    ] = None,
+    family: FamilyOption = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Folder of the history (default: the user's data folder)."),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from glmv.cli import app
-from glmv.cli.engines import open_cli_engine
+from glmv.cli.engines import ApiKeyOption, open_cli_engine
 from glmv.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -59,9 +59,7 @@ def run_command(
     ],
     model: Annotated[str | None, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")] = None,
     api: Annotated[str | None, typer.Option("--api", help="An OpenAI-compatible server URL (…/v1).")] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")
-    ] = None,
+    api_key: ApiKeyOption = None,
     family: Annotated[
         str | None, typer.Option("--family", help="The GLM-V family, if the name does not say.")
     ] = None,

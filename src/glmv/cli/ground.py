@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from glmv.cli import app
+from glmv.cli.engines import ApiKeyOption
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -48,9 +49,7 @@ def ground_command(
         str | None, typer.Option("--family", help="The GLM-V family, if the name does not tell.")
     ] = None,
     api: Annotated[str | None, typer.Option("--api", help="An OpenAI-compatible server URL.")] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")
-    ] = None,
+    api_key: ApiKeyOption = None,
     device: Annotated[str | None, typer.Option("--device", help="cuda, cpu, auto.")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16, float32.")] = None,
     max_tokens: Annotated[

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from glmv.cli import app
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 __all__ = ["web_command"]
@@ -22,21 +23,11 @@ __all__ = ["web_command"]
 @app.command("web")
 def web_command(
     model: Annotated[str, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")] = DEFAULT_MODEL,
-    family: Annotated[
-        str | None, typer.Option("--family", help="The GLM-V family, when the model name does not tell it.")
-    ] = None,
-    api: Annotated[
-        str | None, typer.Option("--api", help="An OpenAI-compatible server URL instead of a local model.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")
-    ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cuda, cpu, auto (default: cuda if present).")
-    ] = None,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="bfloat16, float16, float32 (default: automatic).")
-    ] = None,
+    family: FamilyOption = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 7860,
     auth: Annotated[
