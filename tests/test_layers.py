@@ -34,8 +34,9 @@ _BELOW_APPLICATIONS = set(_LAYERS)
 _TESTING = _BASE | {"families", "media", "output", "messages", "actions", "engine"}
 
 TORCH_ROOMS = ("glmv.engine.local", "glmv.engine.budget", "glmv.testing")
-"""Where torch / transformers may be imported: the local engine (its thinking-budget logits processor runs
-inside ``generate``) and the tiny test checkpoints."""
+"""Where torch / transformers may be imported (module-name prefixes): the local engine, ``glmv.engine.local`` and
+its parts ``glmv.engine.local_*`` (the decode loop, KV cache, sampling, caches), the thinking budget it applies per
+row, and the tiny test checkpoints."""
 
 _MARKER_REGEX = re.compile(r"think|of_box|<\|?/?answer|/\?answer|answer[>)]|\|answer", re.IGNORECASE)
 _RE_FUNCTIONS = {"compile", "search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "split"}
