@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import typer
 
 from glmv.cli import app
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption
 from glmv.settings import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -49,13 +50,6 @@ Confirm = Annotated[
 Record = Annotated[Path | None, typer.Option("--record", help="Folder for the record (default glmv-runs/…).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Record what would be done; touch nothing.")]
 Model = Annotated[str, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")]
-FamilyOption = Annotated[
-    str | None, typer.Option("--family", help="The GLM-V family, if the name does not tell.")
-]
-Api = Annotated[str | None, typer.Option("--api", help="An OpenAI-compatible server URL.")]
-ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="GLMV_API_KEY", help="Key for --api.")]
-Device = Annotated[str | None, typer.Option("--device", help="cuda, cpu, auto.")]
-Dtype = Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16, float32.")]
 MaxTokens = Annotated[
     int, typer.Option("--max-tokens", min=1, help="Most tokens per reply (official: 8192).")
 ]
@@ -198,10 +192,10 @@ def web_command(
     dry_run: DryRun = False,
     model: Model = DEFAULT_MODEL,
     family: FamilyOption = None,
-    api: Api = None,
-    api_key: ApiKey = None,
-    device: Device = None,
-    dtype: Dtype = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     max_tokens: MaxTokens = 8192,
     temperature: Temperature = 0.001,
     budget: Budget = None,
@@ -239,10 +233,10 @@ def desktop_command(
     dry_run: DryRun = False,
     model: Model = DEFAULT_MODEL,
     family: FamilyOption = None,
-    api: Api = None,
-    api_key: ApiKey = None,
-    device: Device = None,
-    dtype: Dtype = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     max_tokens: MaxTokens = 8192,
     temperature: Temperature = 0.001,
     budget: Budget = None,
@@ -272,10 +266,10 @@ def android_command(
     dry_run: DryRun = False,
     model: Model = DEFAULT_MODEL,
     family: FamilyOption = None,
-    api: Api = None,
-    api_key: ApiKey = None,
-    device: Device = None,
-    dtype: Dtype = None,
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     max_tokens: MaxTokens = 8192,
     temperature: Temperature = 0.001,
     budget: Budget = None,

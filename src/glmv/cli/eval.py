@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from glmv.cli import app
-from glmv.cli.engines import ApiKeyOption, open_cli_engine
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption, open_cli_engine
 from glmv.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,13 +58,11 @@ def run_command(
         Path, typer.Option("--out", help="Folder for results.jsonl, summary.json, report, plots.")
     ],
     model: Annotated[str | None, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")] = None,
-    api: Annotated[str | None, typer.Option("--api", help="An OpenAI-compatible server URL (…/v1).")] = None,
+    api: ApiOption = None,
     api_key: ApiKeyOption = None,
-    family: Annotated[
-        str | None, typer.Option("--family", help="The GLM-V family, if the name does not say.")
-    ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="cuda, cpu, auto.")] = None,
-    dtype: Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16, float32.")] = None,
+    family: FamilyOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     protocol: Annotated[
         str, typer.Option("--protocol", help="official (think 8192, then answer), 'budget N' or no-think.")
     ] = "official",

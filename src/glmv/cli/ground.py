@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from glmv.cli import app
-from glmv.cli.engines import ApiKeyOption
+from glmv.cli.engines import ApiKeyOption, ApiOption, DeviceOption, DtypeOption, FamilyOption
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -45,13 +45,11 @@ def ground_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Batch requests in flight.")] = 4,
     model: Annotated[str, typer.Option("-m", "--model", help="Hub id or checkpoint folder.")] = DEFAULT_MODEL,
-    family: Annotated[
-        str | None, typer.Option("--family", help="The GLM-V family, if the name does not tell.")
-    ] = None,
-    api: Annotated[str | None, typer.Option("--api", help="An OpenAI-compatible server URL.")] = None,
+    family: FamilyOption = None,
+    api: ApiOption = None,
     api_key: ApiKeyOption = None,
-    device: Annotated[str | None, typer.Option("--device", help="cuda, cpu, auto.")] = None,
-    dtype: Annotated[str | None, typer.Option("--dtype", help="bfloat16, float16, float32.")] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="Most tokens per reply.")
     ] = DEFAULT_MAX_TOKENS,
