@@ -138,12 +138,11 @@ class _Page:
         from glmv.web.streaming import stream_reply
 
         conversation = session.conversation
-        session.stop.clear()
         updates = stream_reply(
             self.engine,
             ChatRequest(**request_keywords),
             turn,
-            session.stop,
+            session.new_stop(),
             self.family,
             self.settings.stream_interval,
         )

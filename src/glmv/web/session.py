@@ -54,7 +54,11 @@ class Turn:
 
 
 class Session:
-    """One browser session: its conversation, its turns, its upload folder and its stop switch."""
+    """One browser session: its conversation, its turns, its upload folder and its stop switch.
+
+    ``stop`` is the switch of the reply streaming now: :meth:`new_stop` gives each reply its own, so a Stop or Clear
+    meant for one reply stays set for it even when the next question arrives before it has seen the switch.
+    """
 
     def __init__(self, conversation: Conversation, folder: Path) -> None:
         self.conversation = conversation
@@ -62,6 +66,11 @@ class Session:
         self.turns: list[Turn] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
+
+    def new_stop(self) -> threading.Event:
+        """A fresh stop switch for the reply about to stream (the last reply keeps its own)."""
+        self.stop = threading.Event()
+        return self.stop
 
     @property
     def streaming(self) -> bool:
