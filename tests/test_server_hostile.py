@@ -178,7 +178,8 @@ ATTACKS = [
         400,
         "does not constrain decoding",
     ),
-    ("logprobs", {**_user("hi"), "logprobs": True, "top_logprobs": 2}, 400, "logprobs are not available"),
+    ("top_logprobs past 20", {**_user("hi"), "logprobs": True, "top_logprobs": 21}, 422, "top_logprobs"),
+    ("top_logprobs without logprobs", {**_user("hi"), "top_logprobs": 2}, 400, "top_logprobs needs logprobs"),
 ]
 
 

@@ -16,24 +16,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from glmv.output.reply import RequestTimings, TokenLogprob
+
 __all__ = ["End", "Job", "Text", "Timings"]
 
 
 @dataclass(frozen=True)
 class Text:
-    """New text of choice ``index``."""
+    """New text of choice ``index``; ``logprobs`` of the tokens it came from, when the request asked for them
+    (a token whose text is held back, e.g. part of a character, has its logprob on a later event)."""
 
     index: int
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
 class End:
-    """Choice ``index`` finished: why, and how many tokens it generated."""
+    """Choice ``index`` finished: why, how many tokens it generated, the logprobs not sent yet, and the
+    request's timings as far as they are known (engines that measure them)."""
 
     index: int
     reason: str
     completion_tokens: int
+    logprobs: tuple[TokenLogprob, ...] = ()
+    timings: RequestTimings | None = None
 
 
 @dataclass
@@ -59,6 +66,10 @@ class Timings:
         if self.first_token is not None and self.ended is not None and self.ended > self.first_token:
             out["decode_tokens_per_s"] = max(self.tokens - 1, 0) / (self.ended - self.first_token)
         return out
+
+    def request_timings(self) -> RequestTimings:
+        """:meth:`summary` as the :class:`~glmv.output.RequestTimings` a reply's usage carries."""
+        return RequestTimings(**self.summary())
 
 
 class _Runner(Protocol):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from glmv.engine.batching import Job
 from glmv.engine.hub import hub_access
-from glmv.engine.local_rows import Row, decoder_of
+from glmv.engine.local_rows import Row, TokenNames, decoder_of
 from glmv.engine.local_sampling import RowSampler, Sampling
 from glmv.engine.pump import ChunkPump
 from glmv.engine.types import ChatRequest, Chunk, EngineBase
@@ -141,6 +141,7 @@ class LocalEngine(EngineBase):
         # prepare requests, the worker decodes with its own copy, so preparing never stalls a running batch.
         self._prepare_lock = threading.Lock()
         self._decode = decoder_of(copy.deepcopy(self.tokenizer))
+        self._names: TokenNames | None = None  # made on the first request that asks for logprobs
         from glmv.engine.local_loop import DecodeLoop
         from glmv.engine.local_prefix import PrefixCache
         from glmv.engine.local_vision import VisionCache
@@ -341,6 +342,13 @@ class LocalEngine(EngineBase):
 
     def _rows_for(self, job: Job, prompt: Prompt) -> list[tuple[Row, RowSampler]]:
         prepared: _Prepared = job.payload
+        request = prepared.request
+        logprobs = (request.top_logprobs or 0) if request.logprobs else None
+        names = None
+        if logprobs is not None:
+            if self._names is None:
+                self._names = TokenNames(copy.deepcopy(self.tokenizer))
+            names = self._names
         pairs = []
         for index in range(job.size):
             budget = None
@@ -358,8 +366,9 @@ class LocalEngine(EngineBase):
                 prompt_ids=prompt.ids,
                 rope_delta=prompt.delta,
                 vision_keys=prompt.keys,
+                names=names,
             )
-            pairs.append((row, RowSampler(prepared.sampling, budget, index)))
+            pairs.append((row, RowSampler(prepared.sampling, budget, index, logprobs=logprobs)))
         return pairs
 
 

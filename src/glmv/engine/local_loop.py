@@ -8,7 +8,8 @@ Between two decode steps the loop
    are decoding are never held up for longer than one chunk; a prompt whose last chunk is in samples its first
    token (one per choice: ``n`` choices share one prefill) and **joins** the batch;
 3. runs one **decode step** over the active rows (:func:`~glmv.engine.local_steps.decode_step`), picks each row's
-   token by its own settings (:func:`~glmv.engine.local_sampling.pick`) and hands it to the row's stop rules;
+   token by its own settings (:func:`~glmv.engine.local_sampling.pick_scored`: log-probabilities too, for rows that
+   asked) and hands it to the row's stop rules;
 4. lets every row that finished (stop token, stop string, ``max_tokens``) or was cancelled **leave** at once;
    its slot is free for the next admission, and its KV goes to the prefix cache
    (:class:`~glmv.engine.local_prefix.PrefixCache`) for requests that start the same way.
@@ -40,7 +41,7 @@ from glmv.engine.batching import End, Job
 from glmv.engine.local_kv import BatchKV
 from glmv.engine.local_prefix import PrefixCache
 from glmv.engine.local_rows import Row
-from glmv.engine.local_sampling import RowSampler, pick
+from glmv.engine.local_sampling import RowSampler, pick_scored
 from glmv.engine.local_steps import Prompt, decode_step, prefill
 from glmv.errors import EngineError, GlmvError
 
@@ -194,11 +195,11 @@ class DecodeLoop:
         samplers = [sampler for _, sampler in pairs]
         for sampler in samplers:
             sampler.observe(prompt.ids, prompt.length)
-        tokens = pick(logits.unsqueeze(0).repeat(len(rows), 1), samplers)
+        tokens, scores = pick_scored(logits.unsqueeze(0).repeat(len(rows), 1), samplers)
         self._kv.join(prompt.cache, prompt.length, copies=len(rows))
         prompt.cache = None  # the batch holds it now
-        for row, sampler, token in zip(rows, samplers, tokens, strict=True):
-            if not row.take(token):
+        for row, sampler, token, scored in zip(rows, samplers, tokens, scores, strict=True):
+            if not row.take(token, scored):
                 sampler.observe([token], row.length)
         self._rows += rows
         self._samplers += samplers
@@ -209,11 +210,11 @@ class DecodeLoop:
         rows = self._rows
         logits = decode_step(self.model, self._kv, [row.last for row in rows], [row.position for row in rows])
         self.steps += 1
-        tokens = pick(logits, self._samplers)
-        for row, sampler, token in zip(rows, self._samplers, tokens, strict=True):
+        tokens, scores = pick_scored(logits, self._samplers)
+        for row, sampler, token, scored in zip(rows, self._samplers, tokens, scores, strict=True):
             if row.cancelled:
                 row.finish("cancelled", flush=False)
-            elif not row.take(token):
+            elif not row.take(token, scored):
                 sampler.observe([token], row.length)
 
     def _leave(self) -> None:

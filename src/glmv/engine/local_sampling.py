@@ -5,21 +5,31 @@ the ids it has seen (for the repetition penalty, prompt included, as transformer
 budget and its random generator (seeded per choice: ``seed + index``, so a seed reproduces a request whatever
 else shares its batch). :func:`pick` takes the batch's last-position logits and returns one token per row, in the
 order transformers' ``generate`` applies its processors: repetition penalty, thinking budget, then temperature,
-top-k and top-p for sampling rows (greedy rows take the arg-max).
+top-k and top-p for sampling rows (greedy rows take the arg-max). :func:`pick_scored` also gives the
+log-probability of each picked token (and the likeliest alternatives) for the rows that asked for them, taken
+from the raw logits before any of those processors, as vLLM reports them by default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import torch
 
     from glmv.engine.budget import ThinkingBudget
 
-__all__ = ["RowSampler", "Sampling", "pick"]
+__all__ = ["RowSampler", "Sampling", "Scored", "pick", "pick_scored"]
+
+
+class Scored(NamedTuple):
+    """A picked token's log-probability and the ``k`` likeliest ``(token, logprob)`` pairs at its place."""
+
+    token: int
+    logprob: float
+    top: list[tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,16 @@ class Sampling:
 class RowSampler:
     """One row's sampling state; :meth:`observe` it with every id the row gains (the prompt first)."""
 
-    def __init__(self, settings: Sampling, budget: ThinkingBudget | None = None, index: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Sampling,
+        budget: ThinkingBudget | None = None,
+        index: int = 0,
+        *,
+        logprobs: int | None = None,
+    ) -> None:
         self.settings = settings
+        self.logprobs = logprobs  # None: no logprobs; k: the picked token's and the k likeliest
         self.budget = budget if budget is not None and budget.active else None
         self.index = index
         self._seen: set[int] = set()
@@ -114,3 +132,30 @@ def pick(logits: torch.Tensor, samplers: Sequence[RowSampler]) -> list[int]:
         greedy[row] if sampler.settings.greedy else sampler.sample(logits[row])
         for row, sampler in enumerate(samplers)
     ]
+
+
+def pick_scored(
+    logits: torch.Tensor, samplers: Sequence[RowSampler]
+) -> tuple[list[int], list[Scored | None]]:
+    """:func:`pick`, with a :class:`Scored` for every row whose sampler asks for logprobs (None for the others)."""
+    import torch
+
+    asked = [row for row, sampler in enumerate(samplers) if sampler.logprobs is not None]
+    if not asked:
+        return pick(logits, samplers), [None] * len(samplers)
+    scores = torch.log_softmax(logits[asked].float(), -1)  # a copy, before pick adjusts the logits in place
+    tokens = pick(logits, samplers)
+    picked = torch.tensor([tokens[row] for row in asked], device=scores.device)
+    chosen = scores.gather(1, picked.unsqueeze(1)).squeeze(1).tolist()
+    most = max(samplers[row].logprobs or 0 for row in asked)
+    top_values: list[list[float]] = [[] for _ in asked]
+    top_ids: list[list[int]] = [[] for _ in asked]
+    if most:
+        values, ids = scores.topk(min(most, scores.shape[-1]), -1)
+        top_values, top_ids = values.tolist(), ids.tolist()
+    out: list[Scored | None] = [None] * len(samplers)
+    for place, row in enumerate(asked):
+        k = samplers[row].logprobs or 0
+        top = list(zip(top_ids[place][:k], top_values[place][:k], strict=True))
+        out[row] = Scored(tokens[row], chosen[place], top)
+    return tokens, out

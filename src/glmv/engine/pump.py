@@ -10,6 +10,10 @@ says a choice ended it yields that choice's last chunk, carrying
 - ``reply``: the finished :class:`~glmv.output.Reply` (with ``finish_reason`` and ``usage``), so collecting a
   stream never parses its text a second time.
 
+Log-probabilities (:meth:`ChunkPump.logprobs`, or those a :class:`~glmv.engine.batching.Text` carries) ride on
+the next chunk the choice yields, its last chunk at the latest, so each token's entry is sent once even when
+its text is held back or is markup the parser drops; the reply holds them all.
+
 A server that has already split the output (vLLM's or SGLang's reasoning and tool parsers) hands its parts in
 as they are: :meth:`ChunkPump.reasoning` (reasoning text, trimmed of surrounding whitespace as the parser
 trims), :meth:`ChunkPump.content` (content text, still parsed for boxes, ``<answer>`` tags and HTML) and
@@ -22,14 +26,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from glmv.engine.batching import End, Text
 from glmv.engine.types import Chunk
 from glmv.errors import OutputError
 from glmv.families import Family
-from glmv.output.reply import Reply, ToolCall, ToolCallDelta, Usage
+from glmv.output.reply import Reply, TokenLogprob, ToolCall, ToolCallDelta, Usage
 from glmv.output.stream import StreamParser
 
 __all__ = ["ChunkPump"]
@@ -89,6 +93,16 @@ class _Choice:
         self.own_text = False  # the model's own text came in (not only parts a server had already parsed)
         self.reasoning = _Trimmed()
         self.calls: dict[int, _ServerCall] = {}
+        self.logprobs: list[TokenLogprob] | None = None  # every entry of the choice, once any came
+        self.unsent: list[TokenLogprob] = []  # entries no chunk has carried yet
+
+    def carry(self, chunk: Chunk | None) -> Chunk | None:
+        """``chunk`` with the entries not sent yet (None stays None: they wait for the next chunk)."""
+        if chunk is None or not self.unsent:
+            return chunk
+        chunk = replace(chunk, logprobs=tuple(self.unsent))
+        self.unsent = []
+        return chunk
 
 
 class ChunkPump:
@@ -124,8 +138,20 @@ class ChunkPump:
 
     def reasoning(self, index: int, text: str) -> Chunk | None:
         """Reasoning text a server already separated from the content."""
-        out = self._choice(index).reasoning.push(text)
-        return Chunk(index, reasoning=out) if out else None
+        choice = self._choice(index)
+        out = choice.reasoning.push(text)
+        return choice.carry(Chunk(index, reasoning=out) if out else None)
+
+    def logprobs(self, index: int, entries: Iterable[TokenLogprob]) -> None:
+        """Log-probabilities of choice ``index``'s next tokens; the choice's next chunk carries them."""
+        entries = list(entries)
+        if not entries:
+            return
+        choice = self._choice(index)
+        if choice.logprobs is None:
+            choice.logprobs = []
+        choice.logprobs += entries
+        choice.unsent += entries
 
     def tool_call(self, index: int, fragment: Mapping[str, Any]) -> Chunk | None:
         """One OpenAI tool-call fragment (``{"index", "id", "function": {"name", "arguments"}}``) of a server.
@@ -155,7 +181,7 @@ class ChunkPump:
         if arguments:
             call.arguments.append(arguments)
             deltas.append(ToolCallDelta(index=number, arguments=arguments))
-        return Chunk(index, tool_calls=tuple(deltas)) if deltas else None
+        return choice.carry(Chunk(index, tool_calls=tuple(deltas)) if deltas else None)
 
     def end(self, index: int, reason: str, usage: Usage | None) -> Chunk:
         """Choice ``index`` ended for ``reason``: its last chunk, with finish reason, usage and the reply."""
@@ -187,8 +213,9 @@ class ChunkPump:
             finish_reason=finish,
             usage=usage,
             raw=parsed.raw if choice.own_text else "",
+            logprobs=choice.logprobs,
         )
-        return Chunk(
+        last = Chunk(
             index,
             tail.reasoning,
             tail.content,
@@ -197,16 +224,19 @@ class ChunkPump:
             usage=usage,
             reply=reply,
         )
+        return choice.carry(last)
 
     def run(self, events: Iterable[Text | End]) -> Iterator[Chunk]:
         """Chunks of a stream of engine events: text of a choice, then its end (reason, completion tokens)."""
         for event in events:
+            self.logprobs(event.index, event.logprobs)
             if isinstance(event, Text):
                 chunk = self.text(event.index, event.text)
                 if chunk is not None:
                     yield chunk
             else:
-                yield self.end(event.index, event.reason, Usage(self.prompt_tokens, event.completion_tokens))
+                usage = Usage(self.prompt_tokens, event.completion_tokens, event.timings)
+                yield self.end(event.index, event.reason, usage)
 
     # -- per choice ----------------------------------------------------------------------------------------
 
@@ -234,4 +264,4 @@ class ChunkPump:
         delta = self._parser(choice).feed(text)
         if not (delta or raw):
             return None
-        return Chunk(index, delta.reasoning, delta.content, delta.tool_calls, raw=raw)
+        return choice.carry(Chunk(index, delta.reasoning, delta.content, delta.tool_calls, raw=raw))

@@ -19,7 +19,9 @@ such field). What the server has already parsed goes straight into the chunks an
 :class:`~glmv.engine.pump.ChunkPump`: its reasoning field as reasoning, its tool calls as tool calls (arguments
 typed as the server's JSON has them). Its content is still parsed by :mod:`glmv.output`, so answers, boxes,
 ``<answer>`` tags and HTML come out as from a local model. Chunks carry no ``raw`` text: the server sends the
-model's text already split.
+model's text already split. ``logprobs`` / ``top_logprobs`` are sent as asked, and the server's
+``logprobs.content`` entries come back as :class:`~glmv.output.TokenLogprob` (a server that sends none gives a
+reply without them).
 
 The two-pass thinking budget is the official recipe (FORMATS.md §8.4): generate up to the budget; if that
 stopped on length while still thinking, continue the same assistant message after the family's
@@ -41,7 +43,7 @@ from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import EngineBusyError, EngineError, FamilyError, MediaError, RequestError
 from glmv.families import Family, detect_family, get_family
 from glmv.messages import data_uri, image_part
-from glmv.output.reply import Reply, Usage
+from glmv.output.reply import Reply, TokenLogprob, Usage
 from glmv.settings import DEFAULT_MAX_TOKENS
 
 __all__ = ["Flavor", "RemoteEngine"]
@@ -279,6 +281,10 @@ class RemoteEngine(EngineBase):
                 body["tool_choice"] = request.tool_choice
         if request.thinking_budget is not None and flavor == "glmv":
             body["thinking_budget"] = request.thinking_budget
+        if request.logprobs:
+            body["logprobs"] = True
+            if request.top_logprobs is not None:
+                body["top_logprobs"] = request.top_logprobs
         return body
 
     # -- generation ------------------------------------------------------------------------------------------
@@ -327,6 +333,7 @@ class RemoteEngine(EngineBase):
                     sent = choices.get(index)
                     if sent is None:
                         sent = choices[index] = self._sent()
+                    pump.logprobs(index, _logprob_entries(item.get("logprobs")))
                     delta = item.get("delta") or {}
                     reasoning = delta.get("reasoning") or delta.get("reasoning_content") or ""
                     pieces = [
@@ -418,6 +425,7 @@ class RemoteEngine(EngineBase):
         item = data["choices"][0]
         message = item.get("message") or {}
         pump = self._pump(request)
+        pump.logprobs(0, _logprob_entries(item.get("logprobs")))
         pump.reasoning(0, message.get("reasoning") or message.get("reasoning_content") or "")
         pump.content(0, message.get("content") or "")
         for number, call in enumerate(message.get("tool_calls") or []):
@@ -432,3 +440,28 @@ class RemoteEngine(EngineBase):
 
     def close(self) -> None:
         self._http.close()
+
+
+def _logprob_entries(body: Any) -> list[TokenLogprob]:
+    """The entries of an OpenAI ``logprobs`` object (``{"content": [...]}``); none for anything else."""
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, list):
+        return []
+    return [_entry(item) for item in content if isinstance(item, dict)]
+
+
+def _entry(item: dict[str, Any]) -> TokenLogprob:
+    token = str(item.get("token", ""))
+    top = tuple(
+        (str(alt.get("token", "")), float(alt.get("logprob", 0.0)), _raw(alt, str(alt.get("token", ""))))
+        for alt in item.get("top_logprobs") or ()
+        if isinstance(alt, dict)
+    )
+    return TokenLogprob(token, float(item.get("logprob", 0.0)), _raw(item, token), top)
+
+
+def _raw(item: dict[str, Any], token: str) -> tuple[int, ...]:
+    raw = item.get("bytes")
+    if isinstance(raw, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw):
+        return tuple(raw)
+    return tuple(token.encode("utf-8"))

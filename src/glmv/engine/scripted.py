@@ -5,7 +5,9 @@
 :class:`~glmv.engine.pump.ChunkPump` in small token-sized deltas, exactly as a real engine streams a model's
 output: reasoning, content and tool-call fragments, then a finish chunk with ``finish_reason``, ``usage`` and
 the parsed reply. Every request lands in
-:attr:`ScriptedEngine.history`. It honours ``n``, ``max_tokens`` (finish reason ``length``) and ``stop``.
+:attr:`ScriptedEngine.history`. It honours ``n``, ``max_tokens`` (finish reason ``length``) and ``stop``, and
+``logprobs``: a script is certain of every piece it replays, so each has log-probability 0 (and is its own only
+top alternative).
 
 It is registered as the ``scripted`` engine: ``open_engine("scripted")``.
 """
@@ -27,7 +29,7 @@ from glmv.engine.types import ChatRequest, Chunk, EngineBase
 from glmv.errors import EngineError
 from glmv.families import Family, get_family
 from glmv.output.render import render_reply
-from glmv.output.reply import Reply
+from glmv.output.reply import Reply, TokenLogprob
 
 __all__ = ["ScriptedEngine", "split_tokens"]
 
@@ -143,22 +145,33 @@ class ScriptedEngine(EngineBase):
             tokens, finish = tokens[: request.max_tokens], "length"
         stops = StopMatcher(request.stop)
         sent: list[str] = []
+        unsent: list[TokenLogprob] = []
         for token in tokens:
             if self.delay:
                 time.sleep(self.delay)
+            if request.logprobs:
+                unsent.append(_certain(token, request.top_logprobs or 0))
             text, hit = stops.feed(token)
             if hit:
                 finish = "stop"
             if text:
                 sent.append(text)
-                yield Text(index, text)
+                yield Text(index, text, tuple(unsent))
+                unsent = []
             if hit:
                 break
         else:
             if held := stops.flush():
                 sent.append(held)
-                yield Text(index, held)
-        yield End(index, finish, len(split_tokens("".join(sent))))
+                yield Text(index, held, tuple(unsent))
+                unsent = []
+        yield End(index, finish, len(split_tokens("".join(sent))), tuple(unsent))
+
+
+def _certain(token: str, top: int) -> TokenLogprob:
+    """A replayed piece's entry: log-probability 0, itself its only alternative."""
+    raw = tuple(token.encode("utf-8"))
+    return TokenLogprob(token, 0.0, raw, ((token, 0.0, raw),) if top else ())
 
 
 def _factory(spec: str, **options: Any) -> ScriptedEngine:

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from glmv.engine.stops import check_stops
 from glmv.errors import RequestError
-from glmv.output.reply import Reply, ToolCallDelta, Usage
+from glmv.output.reply import Reply, TokenLogprob, ToolCallDelta, Usage
 
 __all__ = [
     "ChatRequest",
@@ -39,7 +39,8 @@ class ChatRequest:
     ``max_tokens=None`` means the family's default. ``n`` replies are generated for one request.
     ``keep_box_markers=True`` leaves ``<|begin_of_box|>``/``<|end_of_box|>`` in the streamed and collected
     ``content`` (what a server decoding with ``skip_special_tokens=False`` returns); boxes and the answer are
-    parsed all the same.
+    parsed all the same. ``logprobs=True`` asks for each generated token's log-probability (``Chunk.logprobs``,
+    ``Reply.logprobs``), with the ``top_logprobs`` (0–20) likeliest tokens at each place.
     """
 
     messages: list[dict[str, Any]]
@@ -57,6 +58,8 @@ class ChatRequest:
     thinking_budget: int | None = None
     model: str | None = None
     keep_box_markers: bool = False
+    logprobs: bool = False
+    top_logprobs: int | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -75,6 +78,13 @@ class ChatRequest:
             raise RequestError(f"top_p must be in (0, 1], got {self.top_p}.", field="top_p")
         if self.seed is not None and not -(2**63) <= self.seed < 2**63:
             raise RequestError(f"seed must fit in a signed 64-bit integer, got {self.seed}.", field="seed")
+        if self.top_logprobs is not None:
+            if not 0 <= self.top_logprobs <= 20:
+                raise RequestError(
+                    f"top_logprobs must be between 0 and 20, got {self.top_logprobs}.", field="top_logprobs"
+                )
+            if not self.logprobs:
+                raise RequestError("top_logprobs needs logprobs=True.", field="top_logprobs")
         object.__setattr__(self, "stop", check_stops(self.stop))
 
     def with_(self, **changes: Any) -> ChatRequest:
@@ -89,7 +99,8 @@ class Chunk:
     Text chunks carry ``reasoning`` and/or ``content`` and/or ``tool_calls`` fragments; the last chunk of a
     choice carries ``finish_reason`` and that choice's ``usage`` (prompt tokens counted once per request) and,
     from glmv's engines, ``reply``: the whole choice parsed. ``raw`` is the model's own text of the delta
-    (empty where a server sent it already parsed).
+    (empty where a server sent it already parsed). ``logprobs`` are those of the tokens generated since the
+    choice's previous chunk (when the request asked for them); over a choice's chunks every token has one.
     """
 
     index: int = 0
@@ -100,6 +111,7 @@ class Chunk:
     usage: Usage | None = None
     raw: str = field(default="", repr=False)
     reply: Reply | None = field(default=None, repr=False, compare=False)
+    logprobs: tuple[TokenLogprob, ...] = field(default=(), repr=False)
 
 
 @runtime_checkable
@@ -133,6 +145,7 @@ def collect(
                 "finish": None,
                 "usage": None,
                 "reply": None,
+                "logprobs": [],
             }
         state["raw"].append(chunk.raw)
         state["reasoning"].append(chunk.reasoning)
@@ -143,6 +156,7 @@ def collect(
             state["usage"] = chunk.usage
         if chunk.reply is not None:
             state["reply"] = chunk.reply
+        state["logprobs"] += chunk.logprobs
     replies = []
     for index in sorted(parts):
         state = parts[index]
@@ -155,6 +169,8 @@ def collect(
                 reply = Reply(reasoning="".join(state["reasoning"]), content="".join(state["content"]))
         reply.finish_reason = state["finish"]
         reply.usage = state["usage"]
+        if state["logprobs"] and reply.logprobs is None:
+            reply.logprobs = state["logprobs"]
         replies.append(reply)
     return replies
 

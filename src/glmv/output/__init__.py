@@ -10,7 +10,17 @@ glm45 or glm47 shape). ``draw_boxes`` draws parsed boxes on an image. Nobody els
 from glmv.output.draw import draw_boxes
 from glmv.output.parser import parse_reply
 from glmv.output.render import render_reply, render_tool_call
-from glmv.output.reply import Box, Delta, Point, Reply, ToolCall, ToolCallDelta, Usage
+from glmv.output.reply import (
+    Box,
+    Delta,
+    Point,
+    Reply,
+    RequestTimings,
+    TokenLogprob,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from glmv.output.stream import StreamParser
 
 __all__ = [
@@ -18,7 +28,9 @@ __all__ = [
     "Delta",
     "Point",
     "Reply",
+    "RequestTimings",
     "StreamParser",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",
     "Usage",

@@ -11,7 +11,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Box", "Delta", "Point", "Reply", "ToolCall", "ToolCallDelta", "Usage"]
+__all__ = [
+    "Box",
+    "Delta",
+    "Point",
+    "Reply",
+    "RequestTimings",
+    "TokenLogprob",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
 
 
 def _scale(value: float, size: int) -> float:
@@ -70,15 +80,65 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class RequestTimings:
+    """How long one request spent where, in seconds (None where the engine does not know).
+
+    ``queue_s`` waiting for a batch slot, ``prefill_s`` computing its prompt, ``first_token_s`` from the call
+    to its first token, ``decode_tokens_per_s`` its choices' tokens after the first over the time they took.
+    """
+
+    queue_s: float | None = None
+    prefill_s: float | None = None
+    first_token_s: float | None = None
+    decode_tokens_per_s: float | None = None
+
+    def to_dict(self) -> dict[str, float]:
+        """The known timings by name."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
 class Usage:
-    """Token counts of one request; ``completion_tokens`` includes reasoning tokens."""
+    """Token counts of one request; ``completion_tokens`` includes reasoning tokens.
+
+    ``timings`` are the engine's :class:`RequestTimings` where it measures them (the local engine does); they
+    take no part in comparing two usages.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    timings: RequestTimings | None = field(default=None, compare=False)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and, when asked for, the most likely tokens at its place.
+
+    ``token`` is the token's text (a token that holds part of a character shows U+FFFD there: ``bytes`` are its
+    exact bytes); ``top`` holds ``(token, logprob, bytes)`` of the ``top_logprobs`` likeliest tokens, most
+    likely first. Log-probabilities are of the model's raw distribution, before temperature, top-p, top-k or
+    penalties.
+    """
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] = ()
+    top: tuple[tuple[str, float, tuple[int, ...]], ...] = ()
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI ``logprobs.content`` entry of this token."""
+        return {
+            "token": self.token,
+            "logprob": self.logprob,
+            "bytes": list(self.bytes),
+            "top_logprobs": [
+                {"token": token, "logprob": logprob, "bytes": list(raw)} for token, logprob, raw in self.top
+            ],
+        }
 
 
 @dataclass
@@ -87,7 +147,8 @@ class Reply:
 
     ``reasoning`` is the thinking text; ``content`` is what a user should read (no think, answer or box
     markers; tool-call markup removed); ``answer`` is the text of the boxed answer when there is one;
-    ``raw`` is the text as the model wrote it.
+    ``raw`` is the text as the model wrote it. ``logprobs`` holds one :class:`TokenLogprob` per generated token
+    when the request asked for them (``ChatRequest.logprobs``), else None.
     """
 
     reasoning: str = ""
@@ -99,6 +160,7 @@ class Reply:
     finish_reason: str | None = None
     usage: Usage | None = None
     raw: str = ""
+    logprobs: list[TokenLogprob] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the shape ``glmv chat --json`` prints)."""
@@ -112,10 +174,19 @@ class Reply:
                 {"id": call.id, "name": call.name, "arguments": call.arguments} for call in self.tool_calls
             ],
             "finish_reason": self.finish_reason,
-            "usage": None
-            if self.usage is None
-            else {**asdict(self.usage), "total_tokens": self.usage.total_tokens},
+            "usage": None if self.usage is None else _usage_dict(self.usage),
         }
+
+
+def _usage_dict(usage: Usage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.timings is not None:
+        out["timings"] = usage.timings.to_dict()
+    return out
 
 
 @dataclass(frozen=True)

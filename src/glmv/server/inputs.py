@@ -23,7 +23,8 @@ vLLM passes them. ``stop`` is checked by :func:`glmv.engine.stops.check_stops` (
 ``tool_choice``: ``"auto"`` (the default with tools) and ``"none"`` (the tools are not shown to the model)
 are supported. ``"required"`` and a named function are rejected with a 400: GLM writes tool calls as XML
 that no grammar enforces here, and silently not enforcing them (as vLLM's glm45 parser does) would mislead.
-``response_format`` other than ``text`` and ``logprobs: true`` are refused the same way, rather than ignored.
+``response_format`` other than ``text`` is refused the same way, rather than ignored. ``logprobs`` and
+``top_logprobs`` reach the engine (``top_logprobs`` without ``logprobs: true`` is a 400, as OpenAI answers).
 
 ``skip_special_tokens: false`` asks for the box markers to stay in ``content`` (as vLLM and SGLang decode it):
 the request carries ``keep_box_markers=True`` and the engine's one parse honours it.
@@ -144,11 +145,6 @@ def _check_unserved(body: ChatCompletionRequest) -> None:
             "out, and ask for JSON in the prompt.",
             field="response_format",
         )
-    if body.logprobs or body.top_logprobs:
-        raise RequestError(
-            "logprobs are not available from this server's engine yet; leave out logprobs and top_logprobs.",
-            field="logprobs",
-        )
 
 
 def build_request(body: ChatCompletionRequest, policy: Any, family: Family | None, model: str) -> PendingChat:
@@ -193,5 +189,7 @@ def build_request(body: ChatCompletionRequest, policy: Any, family: Family | Non
         thinking_budget=body.budget,
         model=model,
         keep_box_markers=not body.skip_special_tokens,
+        logprobs=bool(body.logprobs),
+        top_logprobs=body.top_logprobs,
     )
     return PendingChat(request, slots, policy)

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one server: requests, tokens, latencies and the queue (``GET /metrics``).
+"""Prometheus metrics of one server: requests, tokens, latencies, the queue and the engine's own per-request
+timings (queue, prefill, first token, decode speed) where it measures them (``GET /metrics``).
 
 Each app gets its own registry, so several servers in one process (tests) do not collide.
 """
@@ -6,6 +7,8 @@ Each app gets its own registry, so several servers in one process (tests) do not
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from glmv.output.reply import RequestTimings
 
 __all__ = ["ServerMetrics"]
 
@@ -37,11 +40,46 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.queue_time = Histogram(
+            "glmv_engine_queue_seconds",
+            "Time a request waited in the engine for a batch slot (engines that measure it).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.prefill_time = Histogram(
+            "glmv_engine_prefill_seconds",
+            "Time the engine took to compute a request's prompt (engines that measure it).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engine_first_token = Histogram(
+            "glmv_engine_first_token_seconds",
+            "Time from a request reaching the engine to its first token (engines that measure it).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decode_rate = Histogram(
+            "glmv_engine_decode_tokens_per_second",
+            "Decode speed of each request, its choices together (engines that measure it).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+            registry=r,
+        )
         self.running = Gauge("glmv_requests_running", "Generations running now.", registry=r)
         self.queued = Gauge("glmv_queue_depth", "Requests waiting for a generation slot.", registry=r)
         self.cancelled = Counter(
             "glmv_requests_cancelled", "Generations stopped by a client disconnect.", registry=r
         )
+
+    def observe_timings(self, timings: RequestTimings) -> None:
+        """The engine's own timings of one request."""
+        for histogram, value in (
+            (self.queue_time, timings.queue_s),
+            (self.prefill_time, timings.prefill_s),
+            (self.engine_first_token, timings.first_token_s),
+            (self.decode_rate, timings.decode_tokens_per_s),
+        ):
+            if value is not None:
+                histogram.observe(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,7 +5,8 @@ Field names follow the OpenAI API plus the vLLM / SGLang extras GLM clients send
 ``thinking``), ``thinking_budget`` / ``thinking_token_budget``, and the hosted API's ``thinking: {"type": ...}``.
 Unknown fields are ignored, as vLLM and SGLang do. Content parts are checked later, when media are resolved
 (an unknown part type is a 400, not a 422), and so are ``stop`` (:func:`glmv.engine.stops.check_stops`: a 400 past
-its limits), ``response_format`` and ``logprobs`` (a 400 saying why they are not served).
+its limits) and ``response_format`` (a 400 saying why anything but ``text`` is not served). ``logprobs`` /
+``top_logprobs`` (0–20) are served: the engine reports each token's log-probability.
 
 ``seed`` is a signed 64-bit integer, as in vLLM. An assistant message's ``tool_calls`` must each be
 ``{"type": "function", "function": {"name": ..., "arguments": "<a JSON object>"}}`` (``arguments`` may also be

@@ -221,6 +221,8 @@ class ServerState:
             metrics.ttft.observe(first_text_at - started)
         metrics.prompt_tokens.inc(usage.prompt_tokens)
         metrics.completion_tokens.inc(usage.completion_tokens)
+        if usage.timings is not None:
+            metrics.observe_timings(usage.timings)
 
     def shutdown(self) -> None:
         """Stop the worker threads (the app's lifespan ends)."""

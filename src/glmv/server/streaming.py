@@ -5,7 +5,9 @@ reasoning (sent as both ``reasoning_content`` and ``reasoning``), content and to
 fragment of a call carries ``index``, ``id``, ``type``, ``function.name`` and ``function.arguments``; later ones
 ``index`` and argument slices); one finish chunk per choice with an empty delta; a usage-only chunk with
 ``choices: []`` when ``stream_options.include_usage`` is set; then ``data: [DONE]``. Tool-call ids are made
-here (``call_`` + 24 random hex digits), so they are unique whatever the engine does.
+here (``call_`` + 24 random hex digits), so they are unique whatever the engine does. With ``logprobs`` a
+choice's chunks carry ``logprobs.content`` entries, one per generated token over the stream (a token whose text
+the parser drops, such as ``<think>``, still has its entry, on a chunk with an empty delta if need be).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from glmv.engine.types import Chunk
-from glmv.output.reply import Reply, Usage
+from glmv.output.reply import Reply, TokenLogprob, Usage
 
 __all__ = [
     "DONE",
     "ChunkBuilder",
     "completion_body",
     "completion_id",
+    "logprobs_body",
     "new_tool_call_id",
     "sse",
     "total_usage",
@@ -47,11 +50,14 @@ def sse(payload: dict[str, Any]) -> str:
 
 
 def total_usage(usages: Iterable[Usage | None]) -> Usage:
-    """The usage of a whole request: the prompt once, the completions of every choice summed."""
+    """The usage of a whole request: the prompt once, the completions of every choice summed, and the timings
+    the engine gave with the choice that ended last (the request's, all choices counted)."""
     known = [u for u in usages if u is not None]
+    timed = [u.timings for u in known if u.timings is not None]
     return Usage(
         prompt_tokens=max((u.prompt_tokens for u in known), default=0),
         completion_tokens=sum(u.completion_tokens for u in known),
+        timings=timed[-1] if timed else None,
     )
 
 
@@ -89,8 +95,13 @@ class ChunkBuilder:
         return payload
 
     @staticmethod
-    def _choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def _choice(
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
     def start(self) -> list[dict[str, Any]]:
         """The first chunk of every choice: the assistant role."""
@@ -108,14 +119,16 @@ class ChunkBuilder:
         calls = [self._tool_fragment(chunk.index, fragment) for fragment in chunk.tool_calls]
         if calls:
             delta["tool_calls"] = calls
-        if delta:
-            out.append(self._payload([self._choice(chunk.index, delta)]))
+        logprobs = logprobs_body(chunk.logprobs) if chunk.logprobs else None
+        if delta or (logprobs and chunk.finish_reason is None):
+            out.append(self._payload([self._choice(chunk.index, delta, logprobs=logprobs)]))
+            logprobs = None
         if chunk.finish_reason is not None:
             if chunk.usage is not None:
                 self.usages[chunk.index] = chunk.usage
             reason = "stop" if chunk.finish_reason == "cancelled" else chunk.finish_reason
             self.finished[chunk.index] = reason
-            out.append(self._payload([self._choice(chunk.index, {}, reason)]))
+            out.append(self._payload([self._choice(chunk.index, {}, reason, logprobs)]))
         return out
 
     def _tool_fragment(self, choice: int, fragment: Any) -> dict[str, Any]:
@@ -136,6 +149,11 @@ class ChunkBuilder:
         if self.include_usage:
             out.append(self._payload([], usage_body(total_usage(self.usages.values()))))
         return out
+
+
+def logprobs_body(entries: Iterable[TokenLogprob]) -> dict[str, Any]:
+    """The OpenAI ``logprobs`` object of a choice: ``{"content": [...], "refusal": None}``."""
+    return {"content": [entry.to_openai() for entry in entries], "refusal": None}
 
 
 def _message(reply: Reply) -> dict[str, Any]:
@@ -164,8 +182,9 @@ def completion_body(replies: list[Reply], model: str) -> dict[str, Any]:
         reason = reply.finish_reason or "stop"
         if reply.tool_calls and reason == "stop":
             reason = "tool_calls"
+        logprobs = None if reply.logprobs is None else logprobs_body(reply.logprobs)
         choices.append(
-            {"index": index, "message": _message(reply), "logprobs": None, "finish_reason": reason}
+            {"index": index, "message": _message(reply), "logprobs": logprobs, "finish_reason": reason}
         )
     return {
         "id": completion_id(),
