@@ -8,7 +8,7 @@
    the overlay appears (a user's own drag time is left out); the time is taken when the crop is attached to the
    next message (PNG written, checked, token cost measured, tray redrawn). ``--repeats`` runs; median and max.
 2. **Streaming render** (target: never more than 0.5 s behind a 200 tokens/s stream): a scripted engine streams a
-   2,000-token markdown answer (paragraphs, lists, code) at ``--rate`` tokens/s after 200 tokens of thinking;
+   2,000-token markdown answer (paragraphs, lists, code, a new inline and display formula every fifth block) at ``--rate`` tokens/s after 200 tokens of thinking;
    each chunk's emission time is taken on the engine's thread and its display time when the answer view first
    draws it. Reported: the stream's real rate, the lag (display − emission) median / p95 / max, and the lag of
    the last chunk.
@@ -69,6 +69,7 @@ def _answer(tokens: int) -> str:
         "- first item of the list\n- second item, with *emphasis*\n- third item\n",
         "```python\ndef step_{n}(x):\n    return x * {n}\n```\n",
         "A paragraph that explains the result in plain words, so that the reader can follow every claim.\n",
+        "The step scales by $k_{{{n}}} = {n}^2 + 1$, and in all\n\n$$\\sum_{{i=1}}^{{{n}}} i = \\frac{{{n}({n}+1)}}{{2}}$$\n",
     ]
     text, n = "", 0
     while len(split_tokens(text)) < tokens:
@@ -222,14 +223,16 @@ def _screenshot(app, window, path: Path) -> None:
     window.session.engine.inner.enqueue(
         "<think>The dialog asks whether to save. Of the three buttons, the blue one on the right reads "
         "“Save”; it spans about x 400–510 and y 250–290 of the 640×400 screenshot.</think>"
-        "Click **Save**, the blue button on the right: <|begin_of_box|>[[625,625,797,725]]<|end_of_box|>"
+        "Click **Save**, the blue button on the right: <|begin_of_box|>[[625,625,797,725]]<|end_of_box|>\n\n"
+        "Its centre, in thousandths of the screenshot:\n\n"
+        "$$\\left(\\frac{625+797}{2},\\ \\frac{625+725}{2}\\right) = (711,\\ 675)$$"
     )
     window.session.attach([source])
     window.session.send("Which button saves my work?")
     _spin(app, lambda: not window.session.busy, 20)
     _spin(app, lambda: False, 0.5)
     chat = window.panel.chat
-    chat.verticalScrollBar().setValue(chat.verticalScrollBar().maximum())
+    chat.verticalScrollBar().setValue(chat.answers()[-1].y())  # the answer at the top: thinking, text, boxes
     _spin(app, lambda: False, 0.5)
     geometry = window.frameGeometry()
     shot = grab_screen(Region(geometry.x(), geometry.y(), geometry.width(), geometry.height()))

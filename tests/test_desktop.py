@@ -39,6 +39,19 @@ CAT_REPLY = (
 LONG_REPLY = "<think>" + "step " * 40 + "</think>" + "word " * 400
 
 
+@pytest.fixture(autouse=True)
+def _no_os_keyring():
+    """The API key goes to the 0600 file in these tests, never to the keyring of the machine running them
+    (tests/test_desktop_credentials.py covers the keyring)."""
+    keyring = pytest.importorskip("keyring")
+    from keyring.backends import fail
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
 @pytest.fixture
 def picture(tmp_path: Path) -> Path:
     path = tmp_path / "cat.png"
@@ -137,12 +150,7 @@ def test_the_thinking_section_collapses_and_starts_closed_when_set(qtbot, open_w
     assert answer.thinking.isVisible()
 
 
-def test_a_grounding_answer_is_drawn_over_the_image_it_refers_to(qtbot, open_window, picture):
-    window = open_window(ScriptedEngine([CAT_REPLY], family="glm-4.6v"))
-    window.session.attach([picture])
-    window.session.send("Where is the cat?")
-    _wait_idle(qtbot, window)
-    drawn = window.panel.chat.answers()[-1].image
+def _assert_cat_box_drawn(drawn: QLabel) -> None:
     assert drawn.isVisible()
     image = drawn.pixmap().toImage()
     assert (image.width(), image.height()) == (400, 300)
@@ -150,6 +158,54 @@ def test_a_grounding_answer_is_drawn_over_the_image_it_refers_to(qtbot, open_win
     edge, inside, outside = image.pixelColor(41, 120), image.pixelColor(120, 120), image.pixelColor(300, 250)
     assert edge.red() > 200 and edge.green() < 80  # the first box colour, #e6194b
     assert inside.name() == outside.name() == "#ffffff"
+
+
+def test_a_grounding_answer_is_drawn_over_the_image_it_refers_to(qtbot, open_window, picture):
+    window = open_window(ScriptedEngine([CAT_REPLY], family="glm-4.6v"))
+    window.session.attach([picture])
+    window.session.send("Where is the cat?")
+    _wait_idle(qtbot, window)
+    _assert_cat_box_drawn(window.panel.chat.answers()[-1].image)
+
+
+def test_a_grounding_answer_is_drawn_again_when_its_conversation_is_reopened_after_a_restart(
+    qtbot, open_window, picture, tmp_path
+):
+    first = open_window(ScriptedEngine([CAT_REPLY, "It is grey."], family="glm-4.6v"))
+    first.session.attach([picture])
+    first.session.send("Where is the cat?")
+    _wait_idle(qtbot, first)
+    first.session.send("What colour is it?")
+    _wait_idle(qtbot, first)
+    first.close()
+    picture.unlink()  # the history kept its own copy of the image the box refers to
+
+    again = open_window(ScriptedEngine(family="glm-4.6v"))
+    assert again.panel.chat.answers() == []
+    panel = again.history_panel
+    panel.list.itemClicked.emit(panel.list.item(0))
+    _pump(0.1)  # widgets added to a shown window are shown by a queued call
+    answers = again.panel.chat.answers()
+    assert [a.content_text for a in answers] == ["The cat is here: [[100,200,500,600]]", "It is grey."]
+    _assert_cat_box_drawn(answers[0].image)
+    assert not answers[1].image.isVisible()  # an answer without boxes draws none
+    assert not again.floating.panel.chat.answers()[0].image.isHidden()  # the floating window has it too
+
+
+def test_a_regenerated_answer_without_boxes_draws_none_after_a_restart(qtbot, open_window, picture):
+    first = open_window(ScriptedEngine([CAT_REPLY, "I cannot see a cat."], family="glm-4.6v"))
+    first.session.attach([picture])
+    first.session.send("Where is the cat?")
+    _wait_idle(qtbot, first)
+    first.panel.regenerate_button.click()
+    _wait_idle(qtbot, first)
+    first.close()
+
+    again = open_window(ScriptedEngine(family="glm-4.6v"))
+    again.history_panel.list.itemClicked.emit(again.history_panel.list.item(0))
+    _pump(0.1)
+    (answer,) = again.panel.chat.answers()
+    assert answer.content_text == "I cannot see a cat." and not answer.image.isVisible()
 
 
 def test_stop_cancels_the_generation_and_keeps_the_partial_answer(qtbot, open_window):

@@ -153,6 +153,24 @@ out["global_hotkey_opened_overlay"] = bool(overlays)
 if overlays:
     overlays[0].close()
 window.close()
+
+# pynput (the backend of Windows, macOS, and X11 without python-xlib) on the same server: it listens, not grabs.
+from glmv.desktop.hotkeys_pynput import PynputHotkeys
+
+listened = []
+hotkeys = PynputHotkeys({"region_screenshot": "Ctrl+Shift+X", "history": "Ctrl+Shift+H"})
+hotkeys.triggered.connect(listened.append)
+out["pynput_started"] = hotkeys.start()
+out["pynput_active"] = hotkeys.active
+spin(0.3)
+for keys in ("ctrl+x", "ctrl+shift+h", "shift+x", "ctrl+shift+x"):
+    subprocess.run(["xdotool", "key", keys], check=True, timeout=10)
+    spin(0.15)
+end = time.monotonic() + 5
+while len(listened) < 2 and time.monotonic() < end:
+    spin(0.05)
+out["pynput_seen"] = listened
+hotkeys.stop()
 pattern.close()
 
 moving = Pattern(moving=True)
@@ -214,7 +232,14 @@ def display():
 
 
 def _x_env(display: str, work: Path) -> dict[str, str]:
-    return {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "GLMV_DESKTOP_DATA": str(work)}
+    return {
+        **os.environ,
+        "DISPLAY": display,
+        "QT_QPA_PLATFORM": "xcb",
+        "XDG_SESSION_TYPE": "x11",  # an X server of its own, even when the tests run inside a Wayland session
+        "GLMV_DESKTOP_DATA": str(work),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",  # never the keyring of the machine
+    }
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +289,12 @@ def test_a_window_screenshot_holds_the_focused_window(seen):
 def test_a_global_hotkey_works_while_another_window_has_the_focus(seen):
     assert "region_screenshot" in seen["global_hotkeys"] and "toggle_floating" in seen["global_hotkeys"]
     assert seen["global_hotkey_opened_overlay"]
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_pynput_hotkeys_see_their_combinations_and_no_others(seen):
+    assert seen["pynput_started"] and seen["pynput_active"] == ["history", "region_screenshot"]
+    assert seen["pynput_seen"] == ["history", "region_screenshot"]
 
 
 def test_a_recording_of_a_moving_pattern_decodes_with_the_configured_frames_and_size(seen):

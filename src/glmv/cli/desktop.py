@@ -2,8 +2,9 @@
 
 The model options are those of ``glmv chat``: ``-m`` (a hub id or checkpoint folder, loaded in-process) or
 ``--api URL`` with ``--api-key`` (an OpenAI-compatible server), each onto :func:`glmv.engine.open_engine`; given
-here they override the saved settings for this run (they are saved only when the settings dialog saves). ``--data-dir`` / ``--config-dir`` choose
-where the history and the settings live (default: the user's data and config folders,
+here they override the saved settings for this run (they are saved only when the settings dialog saves; the API
+key then goes to the OS keyring, or to a file only the user can read where there is none). ``--data-dir`` /
+``--config-dir`` choose where the history and the settings live (default: the user's data and config folders,
 :mod:`glmv.desktop.paths`). ``--floating`` opens the compact always-on-top window too.
 """
 

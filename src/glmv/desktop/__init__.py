@@ -4,8 +4,10 @@ A thin view over the library: the conversation is a :class:`glmv.messages.Conver
 :class:`~glmv.engine.Engine` on a worker thread (:mod:`~glmv.desktop.generation`), parsing and box drawing are
 :mod:`glmv.output`'s, attachments and token costs :mod:`glmv.media`'s. Here live the state shared by the windows
 (:mod:`~glmv.desktop.session`), the history database (:mod:`~glmv.desktop.history`, SQLite + FTS5), the settings
-(:mod:`~glmv.desktop.config`), capture without Qt (:mod:`~glmv.desktop.capture`, :mod:`~glmv.desktop.recording`)
-and the widgets. Modules that need PySide6 import it themselves, so ``import glmv.desktop`` is light; the names
+(:mod:`~glmv.desktop.config`; the API key in the OS keyring, :mod:`~glmv.desktop.credentials`), capture without Qt
+(:mod:`~glmv.desktop.capture`, :mod:`~glmv.desktop.recording`), global hotkeys (:mod:`~glmv.desktop.hotkeys`: X11
+grabs, pynput on Windows and macOS, none on Wayland), formulas drawn with matplotlib's mathtext
+(:mod:`~glmv.desktop.formulas`) and the widgets. Modules that need PySide6 import it themselves, so ``import glmv.desktop`` is light; the names
 below that need it are loaded on first use.
 """
 

@@ -1,5 +1,6 @@
 """The conversation drawn as a column of messages: questions with their images, answers with a collapsible
-thinking section, the markdown answer, copy and HTML-preview buttons, and boxes drawn over the image.
+thinking section, the markdown answer (code highlighted, LaTeX formulas drawn), copy and HTML-preview buttons, and
+boxes drawn over the image.
 
 Streaming text is gathered as it comes and drawn at most every :data:`FLUSH_MS` milliseconds (as the official app
 throttles to ~60 fps), so a fast stream never queues up repaints.
@@ -10,8 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from PIL import Image
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QPixmap, QTextFormat, QTextOption
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QFontInfo,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QPalette,
+    QPixmap,
+    QTextFormat,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -25,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glmv.desktop.formulas import FormulaStyle, align_formulas, warm_up, with_formulas
 from glmv.desktop.highlight import CodeHighlighter
 from glmv.output.html import fence_html
 
@@ -61,11 +72,14 @@ def _dark() -> bool:
 
 
 class _Text(QTextBrowser):
-    """A text browser as tall as its text (the chat column scrolls, not each message)."""
+    """A text browser as tall as its text (the chat column scrolls, not each message); markdown text shows its
+    LaTeX formulas drawn (:mod:`~glmv.desktop.formulas`)."""
 
     def __init__(self, markdown: bool) -> None:
         super().__init__()
         self.markdown = markdown
+        self.formulas: dict[str, QImage] = {}
+        """The formula images of the text shown, by their ``glmv-math:`` URL."""
         self.setOpenExternalLinks(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -75,10 +89,24 @@ class _Text(QTextBrowser):
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
 
     def show_text(self, text: str) -> None:
-        if self.markdown:
-            self.setMarkdown(text)
-        else:
+        if not self.markdown:
             self.setPlainText(text)
+            return
+        markdown, self.formulas = with_formulas(text, self.formula_style())
+        self.setMarkdown(markdown)
+        if self.formulas:
+            align_formulas(self.document())
+
+    def formula_style(self) -> FormulaStyle:
+        """Formulas at the size of the text's font, in its colour, for this screen's pixel ratio."""
+        metrics = QFontMetricsF(self.document().defaultFont())
+        pixel_size = QFontInfo(self.document().defaultFont()).pixelSize()
+        colour = self.palette().color(QPalette.ColorRole.Text).name()
+        return FormulaStyle(float(pixel_size), metrics.xHeight(), colour, self.devicePixelRatioF())
+
+    def loadResource(self, kind: int, name: QUrl) -> Any:  # Qt's name
+        image = self.formulas.get(name.toString())
+        return image if image is not None else super().loadResource(kind, name)
 
     def _fit(self) -> None:
         self.setFixedHeight(int(self.document().size().height()) + 6)
@@ -225,6 +253,7 @@ class ChatView(QScrollArea):
 
     def __init__(self, thinking_open: bool = True) -> None:
         super().__init__()
+        warm_up()  # answers draw their formulas with matplotlib: load it now, on a thread
         self.thinking_open = thinking_open
         self.setWidgetResizable(True)
         self._column = QWidget()

@@ -1,28 +1,26 @@
 """The desktop assistant's settings: :class:`DesktopSettings`, saved as JSON in the user's config folder.
 
-``settings.json`` holds everything but the API key; the key goes to ``credentials.json`` beside it, written with
-the user-only file mode (``0600``) and never into the history database. Loading is strict: an unknown key or a
-value of the wrong type is a :class:`~glmv.errors.ConfigError` naming the file, so a typo fails loudly.
-(The OS keyring is not used: no keyring library is a dependency of glmv.)
+``settings.json`` holds everything but the API key; the key goes to the OS keyring when there is one, else to
+``credentials.json`` beside it with the user-only file mode (``0600``) (:mod:`~glmv.desktop.credentials`), and
+never into the history database. Loading is strict: an unknown key or a value of the wrong type is a
+:class:`~glmv.errors.ConfigError` naming the file, so a typo fails loudly.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from glmv.desktop.credentials import load_api_key, store_api_key, write_atomically
 from glmv.errors import ConfigError
 from glmv.settings import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 __all__ = ["DEFAULT_HOTKEYS", "DesktopSettings", "load_settings", "save_settings"]
 
 SETTINGS_FILE = "settings.json"
-CREDENTIALS_FILE = "credentials.json"
 
 DEFAULT_HOTKEYS: dict[str, str] = {
     "toggle_floating": "Ctrl+Shift+C",
@@ -176,11 +174,8 @@ def load_settings(folder: str | Path) -> DesktopSettings:
     if path.exists():
         values = _checked(_read_json(path), path)
         values["hotkeys"] = {**DEFAULT_HOTKEYS, **values.get("hotkeys", {})}
-    credentials = folder / CREDENTIALS_FILE
-    if credentials.exists():
-        key = _read_json(credentials).get("api_key", "")
-        if not isinstance(key, str):
-            raise ConfigError(f"{credentials}: api_key must be a string.")
+    key = load_api_key(folder)
+    if key:
         values["api_key"] = key
     try:
         return DesktopSettings(**values)
@@ -188,32 +183,17 @@ def load_settings(folder: str | Path) -> DesktopSettings:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _write(path: Path, text: str, mode: int) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(temporary, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_settings(settings: DesktopSettings, folder: str | Path) -> Path:
     """Write ``settings`` to ``folder`` (created when missing): ``settings.json``, and the API key alone in
-    ``credentials.json`` with mode 0600 (removed when the key is empty). Returns the settings file's path."""
+    the OS keyring, or alone in ``credentials.json`` with mode 0600 where there is no keyring (forgotten when the
+    key is empty). Returns the settings file's path."""
     folder = Path(folder)
     values = {name: getattr(settings, name) for name in _FIELDS if name != "api_key"}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / SETTINGS_FILE
-        _write(path, json.dumps(values, indent=2, ensure_ascii=False) + "\n", 0o644)
-        credentials = folder / CREDENTIALS_FILE
-        if settings.api_key:
-            _write(credentials, json.dumps({"api_key": settings.api_key}) + "\n", 0o600)
-        else:
-            credentials.unlink(missing_ok=True)
+        write_atomically(path, json.dumps(values, indent=2, ensure_ascii=False) + "\n", 0o644)
+        store_api_key(folder, settings.api_key)
     except OSError as exc:
         raise ConfigError(f"Cannot save the settings in {folder}: {exc.strerror or exc}.") from exc
     return path

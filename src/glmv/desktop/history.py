@@ -2,7 +2,9 @@
 
 :class:`History` keeps each :class:`glmv.messages.Conversation` as rows of ``conversations`` (title, times,
 family, system prompt, request settings) and ``messages`` (one OpenAI chat message each, as JSON), and its text in
-the FTS5 table ``conversation_text`` for full-text search. Media travel with the conversation: every local file
+the FTS5 table ``conversation_text`` for full-text search; ``groundings`` keeps the boxes and points of the answers that
+gave some (by message position), so a reopened conversation draws them again (a stored answer has lost its box
+markers). Media travel with the conversation: every local file
 and every ``data:`` URI a message points at is copied once into ``media/`` beside the database (named by its
 SHA-256) and the stored message points there, so a screenshot deleted later, or a document page, is still shown.
 A media file no conversation uses any more is removed with its last conversation. API keys never come here:
@@ -20,7 +22,7 @@ import mimetypes
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from urllib.parse import unquote, urlparse
 
 from glmv.errors import ConfigError
 from glmv.messages import Conversation
+from glmv.output import Box, Point
 
 __all__ = ["ConversationSummary", "History"]
 
@@ -53,6 +56,12 @@ CREATE TABLE IF NOT EXISTS media (
     conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     PRIMARY KEY (conversation_id, name)
+);
+CREATE TABLE IF NOT EXISTS groundings (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    shapes TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, position)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS conversation_text USING fts5(title, body, conversation_id UNINDEXED);
 """
@@ -87,6 +96,25 @@ def _title(conversation: Conversation) -> str:
                 return text if len(text) <= _TITLE_LENGTH else text[: _TITLE_LENGTH - 1] + "…"
             return "Untitled (media only)"
     return "New conversation"
+
+
+def _shapes_json(shapes: Sequence[Box | Point]) -> str:
+    """Boxes and points as JSON: ``{"box": [x1, y1, x2, y2]}`` / ``{"point": [x, y]}``, with their labels."""
+    return json.dumps(
+        [
+            {"box" if isinstance(shape, Box) else "point": shape.as_list(), "label": shape.label}
+            for shape in shapes
+        ]
+    )
+
+
+def _shapes_of(text: str) -> list[Box | Point]:
+    return [
+        Box(*item["box"], label=item["label"])
+        if "box" in item
+        else Point(*item["point"], label=item["label"])
+        for item in json.loads(text)
+    ]
 
 
 def _fts_query(text: str) -> str:
@@ -171,10 +199,15 @@ class History:
     # ---- conversations --------------------------------------------------------------------------------------
 
     def save(
-        self, conversation: Conversation, conversation_id: int | None = None, title: str | None = None
+        self,
+        conversation: Conversation,
+        conversation_id: int | None = None,
+        title: str | None = None,
+        groundings: Mapping[int, Sequence[Box | Point]] | None = None,
     ) -> int:
         """Store ``conversation`` (as new, or replacing ``conversation_id``); its id is returned. The title is
-        kept on later saves unless ``title`` is given."""
+        kept on later saves unless ``title`` is given. ``groundings`` (message position → the boxes and points
+        of that answer) replaces the stored ones."""
         messages, names = self._with_stored_media(conversation.messages)
         now = time.time()
         settings = json.dumps(conversation.settings)
@@ -206,6 +239,7 @@ class History:
                 )
                 self._db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
                 self._db.execute("DELETE FROM media WHERE conversation_id = ?", (conversation_id,))
+                self._db.execute("DELETE FROM groundings WHERE conversation_id = ?", (conversation_id,))
             self._db.executemany(
                 "INSERT INTO messages (conversation_id, position, message) VALUES (?, ?, ?)",
                 [(conversation_id, i, json.dumps(m, ensure_ascii=False)) for i, m in enumerate(messages)],
@@ -213,6 +247,14 @@ class History:
             self._db.executemany(
                 "INSERT INTO media (conversation_id, name) VALUES (?, ?)",
                 [(conversation_id, n) for n in names],
+            )
+            self._db.executemany(
+                "INSERT INTO groundings (conversation_id, position, shapes) VALUES (?, ?, ?)",
+                [
+                    (conversation_id, position, _shapes_json(shapes))
+                    for position, shapes in (groundings or {}).items()
+                    if shapes and 0 <= position < len(messages)
+                ],
             )
             self._index(conversation_id, body)
         self._remove_unused_media()
@@ -259,6 +301,15 @@ class History:
         return Conversation.from_dict(
             data, where=f"conversation {conversation_id} of the history", check_files=False
         )
+
+    def groundings(self, conversation_id: int) -> dict[int, list[Box | Point]]:
+        """Message position → the boxes and points that answer gave, for the answers that gave some."""
+        self._row(conversation_id)
+        rows = self._db.execute(
+            "SELECT position, shapes FROM groundings WHERE conversation_id = ? ORDER BY position",
+            (conversation_id,),
+        ).fetchall()
+        return {int(position): _shapes_of(shapes) for position, shapes in rows}
 
     def title(self, conversation_id: int) -> str:
         return self._title_of(conversation_id)

@@ -123,8 +123,13 @@ class ConversationPanel(QWidget):
             self.composer.clear()
 
     def redraw(self) -> None:
+        """Draw the whole conversation again, each grounding answer over the image it refers to."""
         if not self.session.busy:
-            self.chat.show_messages(self.session.snapshot())
+            messages = self.session.snapshot()
+            self.chat.show_messages(messages)
+            positions = [i for i, message in enumerate(messages) if message.get("role") == "assistant"]
+            for position, answer in zip(positions, self.chat.answers(), strict=True):
+                answer.set_grounding(self.session.grounding_at(position))
         if self.session.busy and self.chat.live is None:
             self.chat.begin_answer()
 

@@ -28,8 +28,8 @@ from glmv.desktop.generation import Generation
 from glmv.desktop.history import History
 from glmv.engine import ChatRequest, Engine, collect
 from glmv.errors import GlmvError
-from glmv.messages import Attachment, Conversation
-from glmv.output import Reply, draw_boxes
+from glmv.messages import Attachment, Conversation, media_in_order
+from glmv.output import Box, Point, Reply, draw_boxes
 
 __all__ = ["PendingAttachment", "Session", "attachment_kind"]
 
@@ -96,6 +96,8 @@ class Session(QObject):
         self.history = history
         self.conversation = self._new_conversation()
         self.conversation_id: int | None = None
+        self.groundings: dict[int, list[Box | Point]] = {}
+        """Message position → the boxes and points of that answer (kept in the history with the conversation)."""
         self.pending: list[PendingAttachment] = []
         self.generation: Generation | None = None
         self.rendering: list[tuple[str, BackgroundCall]] = []
@@ -141,6 +143,7 @@ class Session(QObject):
         self.stop()
         self.conversation = self._new_conversation()
         self.conversation_id = None
+        self.groundings = {}
         self.pending.clear()
         self.attachments_changed.emit()
         self.conversation_changed.emit()
@@ -149,6 +152,7 @@ class Session(QObject):
         """Continue a conversation of the history (its settings give way to the current ones)."""
         try:
             conversation = self.history.load(conversation_id)
+            groundings = self.history.groundings(conversation_id)
         except GlmvError as exc:
             self.notice.emit(str(exc))
             return
@@ -158,13 +162,16 @@ class Session(QObject):
         conversation.configure(**self.settings.request_settings())
         self.conversation = conversation
         self.conversation_id = conversation_id
+        self.groundings = groundings
         self.pending.clear()
         self.attachments_changed.emit()
         self.conversation_changed.emit()
 
     def _save(self) -> None:
         try:
-            self.conversation_id = self.history.save(self.conversation, self.conversation_id)
+            self.conversation_id = self.history.save(
+                self.conversation, self.conversation_id, groundings=self.groundings
+            )
         except (GlmvError, OSError) as exc:
             self.notice.emit(f"The conversation could not be saved to the history: {exc}")
             return
@@ -314,6 +321,7 @@ class Session(QObject):
         if self.busy or not messages:
             return False
         if messages[-1].get("role") == "assistant":
+            self.groundings.pop(len(messages) - 1, None)
             messages.pop()
         if not messages or messages[-1].get("role") != "user":
             return False
@@ -349,6 +357,9 @@ class Session(QObject):
         self._finish()
         reply = collect(chunks, family=self.conversation.family)[0]
         self.conversation.answered(reply)
+        shapes = [*reply.boxes, *reply.points]
+        if shapes:
+            self.groundings[len(self.conversation.messages) - 1] = shapes
         self._save()
         self.answered.emit(reply)
         drawn = self.grounding(reply)
@@ -357,8 +368,23 @@ class Session(QObject):
 
     def grounding(self, reply: Reply) -> Image.Image | None:
         """The last image of the conversation with the reply's boxes and points drawn, or None."""
-        source = self.conversation.last_image
-        shapes = [*reply.boxes, *reply.points]
+        return self._drawn(self.conversation.last_image, [*reply.boxes, *reply.points])
+
+    def grounding_at(self, position: int) -> Image.Image | None:
+        """The image the answer at message ``position`` refers to (the last one before it) with that answer's
+        boxes and points drawn, or None when it gave none (how a reopened conversation shows its groundings)."""
+        shapes = self.groundings.get(position)
+        if not shapes:
+            return None
+        messages = self.conversation.messages[:position]
+        images = [
+            ref.source
+            for ref in media_in_order(messages, self.conversation.family)
+            if ref.kind == "image" and isinstance(ref.source, str)
+        ]
+        return self._drawn(images[-1] if images else None, shapes)
+
+    def _drawn(self, source: str | None, shapes: list[Box | Point]) -> Image.Image | None:
         if not shapes or source is None:
             return None
         from glmv.media import load_image

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QKeySequenceEdit,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QTabWidget,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from glmv.desktop.config import DEFAULT_HOTKEYS, DesktopSettings
+from glmv.desktop.credentials import key_storage
+from glmv.desktop.hotkeys import global_hotkeys_unavailable
 
 __all__ = ["SettingsDialog"]
 
@@ -77,6 +80,8 @@ class SettingsDialog(QDialog):
         self.api_url.setPlaceholderText("http://127.0.0.1:8000/v1")
         self.api_key = QLineEdit(s.api_key)
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_storage = QLabel(f"The key is kept in {key_storage()}.")
+        self.key_storage.setWordWrap(True)
         self.system_prompt = QLineEdit(s.system_prompt)
         self.theme = QComboBox()
         self.theme.addItems(["system", "light", "dark"])
@@ -86,6 +91,7 @@ class SettingsDialog(QDialog):
             ("Model", self.model),
             ("API URL", self.api_url),
             ("API key", self.api_key),
+            ("", self.key_storage),
             ("System prompt", self.system_prompt),
             ("Theme", self.theme),
         ):
@@ -125,6 +131,14 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.hotkeys: dict[str, QKeySequenceEdit] = {}
+        unavailable = global_hotkeys_unavailable()
+        self.hotkeys_scope = QLabel(
+            f"Global hotkeys are not available: {unavailable}."
+            if unavailable
+            else "These keys work whichever window has the focus (and in the assistant's windows)."
+        )
+        self.hotkeys_scope.setWordWrap(True)
+        form.addRow(self.hotkeys_scope)
         for action in DEFAULT_HOTKEYS:
             edit = QKeySequenceEdit(s.hotkey(action))
             self.hotkeys[action] = edit

@@ -181,9 +181,10 @@ class MainWindow(QMainWindow):
             self.actions_by_name[name] = action
 
     def apply_hotkeys(self, settings: DesktopSettings) -> None:
-        """In-window shortcuts (they work while any assistant window has the focus) and, on X11, the same keys
-        as global hotkeys (whichever window has the focus); what cannot be grabbed is said in the window."""
-        from glmv.desktop.hotkeys import GlobalHotkeys, global_hotkeys_unavailable
+        """In-window shortcuts (they work while any assistant window has the focus) and, where the platform lets
+        a program have them (X11, Windows, macOS; not Wayland), the same keys as global hotkeys (whichever
+        window has the focus); what cannot be set is said in the window."""
+        from glmv.desktop.hotkeys import open_global_hotkeys
 
         for name, action in self.actions_by_name.items():
             if name in settings.hotkeys:
@@ -191,13 +192,11 @@ class MainWindow(QMainWindow):
         if self.global_hotkeys is not None:
             self.global_hotkeys.stop()
             self.global_hotkeys = None
-        if global_hotkeys_unavailable():
-            return
-        hotkeys = GlobalHotkeys({name: settings.hotkey(name) for name in settings.hotkeys})
-        hotkeys.triggered.connect(lambda name: self.actions_by_name[name].trigger())
-        if hotkeys.start():
+        hotkeys, problems = open_global_hotkeys({name: settings.hotkey(name) for name in settings.hotkeys})
+        if hotkeys is not None:
+            hotkeys.triggered.connect(lambda name: self.actions_by_name[name].trigger())
             self.global_hotkeys = hotkeys
-        for problem in hotkeys.problems:
+        for problem in problems:
             self.session.notice.emit(f"Global hotkey not set: {problem}.")
 
     def _recording_changed(self, recording: bool) -> None:
