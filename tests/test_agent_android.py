@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from glmv.agent import Agent
+from glmv.agent.executors.android_focus import Foreground, foreground_of
 from glmv.engine.scripted import ScriptedEngine
 
 B, E = "<|begin_of_box|>", "<|end_of_box|>"
@@ -31,6 +32,11 @@ elif os.environ.get("FAKE_ADB_OFFLINE") and "shell" in args:
 elif "screencap" in args:
     with open(os.environ["FAKE_ADB_SCREEN"], "rb") as f:
         sys.stdout.buffer.write(f.read())
+elif "dumpsys" in args:
+    path = os.environ.get("FAKE_ADB_DUMPSYS_" + args[-1].upper())
+    if path:
+        with open(path, encoding="utf-8") as f:
+            sys.stdout.write(f.read())
 """
 
 
@@ -49,7 +55,11 @@ def adb(tmp_path, monkeypatch):
 
     def commands() -> list[list[str]]:
         lines = log.read_text().splitlines() if log.exists() else []
-        return [args for args in map(json.loads, lines) if "screencap" not in args and args != ["devices"]]
+        return [
+            args
+            for args in map(json.loads, lines)
+            if "screencap" not in args and "dumpsys" not in args and args != ["devices"]
+        ]
 
     return commands
 
@@ -141,3 +151,89 @@ def test_a_missing_adb_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setattr(android.shutil, "which", lambda name: None)
     with pytest.raises(MissingDependencyError, match="apt-get install adb"):
         android.find_adb()
+
+
+# Lines of real `dumpsys window windows` / `dumpsys activity activities` output, per Android version and screen.
+FOCUS_SAMPLES = {
+    "android 13, settings (dumpsys window)": (
+        "  mCurrentFocus=Window{b3f5a1c u0 com.android.settings/com.android.settings.Settings}\n"
+        "  mFocusedApp=ActivityRecord{8e2d7f0 u0 com.android.settings/.Settings t23}",
+        Foreground("com.android.settings", "com.android.settings.Settings"),
+    ),
+    "android 11, launcher": (
+        "  mCurrentFocus=Window{4c2d5b8 u0 com.google.android.apps.nexuslauncher/"
+        "com.google.android.apps.nexuslauncher.NexusLauncherActivity}",
+        Foreground(
+            "com.google.android.apps.nexuslauncher",
+            "com.google.android.apps.nexuslauncher.NexusLauncherActivity",
+        ),
+    ),
+    "android 9, nested app token": (
+        "  mCurrentFocus=null\n  mFocusedApp=AppWindowToken{d9a6f0c token=Token{2c1a0f ActivityRecord{6a3a2e u0 "
+        "com.android.chrome/com.google.android.apps.chrome.Main t12}}}",
+        Foreground("com.android.chrome", "com.google.android.apps.chrome.Main"),
+    ),
+    "android 4.4, no user id": (
+        "  mCurrentFocus=Window{41a7e8e8 com.android.launcher/com.android.launcher2.Launcher paused=false}",
+        Foreground("com.android.launcher", "com.android.launcher2.Launcher"),
+    ),
+    "notification shade": (
+        "  mCurrentFocus=Window{e4c2b0 u0 NotificationShade}\n"
+        "  mFocusedApp=ActivityRecord{5f3b2a1 u0 com.android.chrome/org.chromium.chrome.browser.ChromeTabbedActivity t15}",
+        Foreground(window="NotificationShade"),
+    ),
+    "app not responding dialog": (
+        "  mCurrentFocus=Window{9a7c31 u0 Application Not Responding: com.example.notes}",
+        Foreground(window="Application Not Responding: com.example.notes"),
+    ),
+    "android 12, dumpsys activity": (
+        "  topResumedActivity=ActivityRecord{5f3b2a1 u0 org.tasks/com.todoroo.astrid.activity.MainActivity t41}\n"
+        "    ResumedActivity: ActivityRecord{5f3b2a1 u0 org.tasks/com.todoroo.astrid.activity.MainActivity t41}",
+        Foreground("org.tasks", "com.todoroo.astrid.activity.MainActivity"),
+    ),
+    "android 8, dumpsys activity, short activity": (
+        "    mResumedActivity: ActivityRecord{3e1d9a2 u0 com.android.deskclock/.DeskClock t7}",
+        Foreground("com.android.deskclock", "com.android.deskclock.DeskClock"),
+    ),
+    "locked screen: nothing focused": ("  mCurrentFocus=null\n  mFocusedApp=null", None),
+    "not dumpsys output": ("Can't find service: window", None),
+}
+
+
+@pytest.mark.parametrize("text, expected", FOCUS_SAMPLES.values(), ids=FOCUS_SAMPLES.keys())
+def test_the_foreground_is_read_from_real_dumpsys_output(text, expected):
+    assert foreground_of(text) == expected
+
+
+def test_an_observation_is_titled_with_the_foreground_app(adb, tmp_path, monkeypatch):
+    from glmv.agent.executors.android import AndroidExecutor
+
+    executor = AndroidExecutor(wait_seconds=0.01)
+    assert executor.observe().title == "emulator-5554"  # dumpsys says nothing: the device
+    activities = tmp_path / "activities.txt"
+    activities.write_text(FOCUS_SAMPLES["android 12, dumpsys activity"][0])
+    monkeypatch.setenv("FAKE_ADB_DUMPSYS_ACTIVITIES", str(activities))
+    assert executor.observe().title == "org.tasks/com.todoroo.astrid.activity.MainActivity"
+    windows = tmp_path / "windows.txt"
+    windows.write_text(FOCUS_SAMPLES["android 13, settings (dumpsys window)"][0])
+    monkeypatch.setenv("FAKE_ADB_DUMPSYS_WINDOWS", str(windows))
+    replies = [
+        mobile({"action_type": "open_app", "app_name": "Settings"}),
+        mobile({"action_type": "status", "goal_status": "complete"}),
+    ]
+    result = Agent(ScriptedEngine(replies, family="glm-4.5v"), executor, "Open settings").run()
+    assert result.records[0]["observation"]["title"] == "com.android.settings/com.android.settings.Settings"
+
+
+def test_opening_a_terminal_app_is_refused_when_nobody_allows_it(adb):
+    from glmv.agent.executors.android import AndroidExecutor
+
+    executor = AndroidExecutor(wait_seconds=0.01)
+    replies = [
+        mobile({"action_type": "open_app", "app_name": "com.termux"}),
+        mobile({"action_type": "status", "goal_status": "infeasible"}),
+    ]
+    result = Agent(ScriptedEngine(replies, family="glm-4.5v"), executor, "Run a script").run()
+    assert result.records[0]["status"] == "refused"
+    assert "a terminal" in result.records[0]["gate"]["risk"]
+    assert adb() == []  # no monkey launch reached the device

@@ -148,3 +148,12 @@ def test_a_private_display_is_started_and_stopped():
     finally:
         executor.close()
     assert not socket.exists()
+
+
+def test_a_missing_xdotool_names_the_package(monkeypatch):
+    from glmv.agent.executors import desktop
+    from glmv.errors import MissingDependencyError
+
+    monkeypatch.setattr(desktop.shutil, "which", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="apt-get install xdotool"):
+        desktop.DesktopExecutor(display=":99")

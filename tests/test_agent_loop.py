@@ -123,6 +123,28 @@ def test_destructive_hotkey_asks_and_a_refusal_skips_the_step(confirm, answer, a
         assert "refused" in _prompt_text(engine.history[1])
 
 
+@pytest.mark.parametrize(
+    "keys,confirm,asked",
+    [
+        ("ctrl+alt+t", "risky", 1),
+        ("alt+F2", "risky", 1),
+        ("win+r", "always", 1),
+        ("super+Return", "never", 0),  # never silent: refused without asking
+    ],
+)
+def test_a_hotkey_that_would_open_a_shell_asks_and_a_refusal_keeps_the_commands_from_being_typed(
+    keys, confirm, asked
+):
+    questions = []
+    gate = SafetyGate(confirm, ask=lambda question: questions.append(question) or False)
+    replies = [pc(f"key(keys='{keys}')"), pc("type(content='echo hello\\n')"), pc("DONE()")]
+    result, _, executor = _run(replies, gate=gate)
+    assert result.records[0]["status"] == "refused"
+    assert "opens a terminal or a run-command prompt" in result.records[0]["gate"]["risk"]
+    assert len(questions) - (confirm == "always") == asked  # "always" also asks before the typing
+    assert "key" not in [a.kind for a in executor.actions]
+
+
 def test_web_answer_ends_the_run_and_mobile_answer_then_status_is_answered():
     web = ScriptedEngine(
         ["Thought: found it\nAction: ANSWER; <content>42 euros</content>\nMemory_Updated: {}"]

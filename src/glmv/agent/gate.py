@@ -6,6 +6,9 @@
 - typing into a password field (the browser tells them; the X11 and Android executors cannot, so there only
   ``always`` guards typing),
 - a destructive key or hotkey (:data:`DESTRUCTIVE_KEYS`: delete, ``ctrl+w``, ``alt+f4``, ``ctrl+shift+delete``, …),
+- a hotkey that opens a terminal or a run-command prompt (:data:`SHELL_KEYS`: ``ctrl+alt+t``, ``alt+f2``,
+  ``super+r``, …), or opening a terminal app on a phone (Termux, …): typed text would run as a shell command,
+  so this is never silent either — under ``never`` it is refused,
 - submitting a form (clicking a submit button; a web ``Type``, which presses Enter; Enter in a form field),
 - opening the app store on a phone (``open_app`` of Google Play: where apps are installed and deleted; the
   agent has no install or uninstall action, and the android executor runs only input, screencap and launcher
@@ -26,7 +29,7 @@ from glmv.actions import Action
 from glmv.agent.executors.base import Target
 from glmv.errors import ConfigError
 
-__all__ = ["CONFIRM_POLICIES", "DESTRUCTIVE_KEYS", "Decision", "SafetyGate", "domain_allowed"]
+__all__ = ["CONFIRM_POLICIES", "DESTRUCTIVE_KEYS", "SHELL_KEYS", "Decision", "SafetyGate", "domain_allowed"]
 
 CONFIRM_POLICIES = ("never", "risky", "always")
 
@@ -47,6 +50,20 @@ DESTRUCTIVE_KEYS = frozenset(
 )
 """Key combinations that delete, close or log out (lower case, modifiers first, sorted as written)."""
 
+SHELL_KEYS = frozenset(
+    {
+        ("ctrl", "alt", "t"),  # GNOME, Xfce, KDE: a terminal
+        ("alt", "f2"),  # GNOME, KDE, Xfce: run a command
+        ("alt", "f3"),  # KDE: KRunner
+        ("super", "r"),  # Windows: Run
+        ("super", "t"),  # some Linux desktops: a terminal
+        ("super", "return"),  # tiling window managers: a terminal
+        ("super", "enter"),
+        ("ctrl", "alt", "return"),
+    }
+)
+"""Key combinations that open a terminal or a run-command prompt: the agent has no shell, and these would give it one."""
+
 _KEY_ALIASES = {
     "control": "ctrl",
     "del": "delete",
@@ -57,6 +74,9 @@ _KEY_ALIASES = {
 }
 _MODIFIERS = ("ctrl", "alt", "shift", "super")
 _APP_STORES = frozenset({"google play", "play store", "google play store"})
+_TERMINAL_APPS = frozenset(
+    {"termux", "com.termux", "terminal", "terminal emulator", "jackpal.androidterm", "com.android.terminal"}
+)
 _ENTER = frozenset({"enter", "return", "kp_enter"})
 
 
@@ -118,6 +138,16 @@ class SafetyGate:
         self.allow_domains = tuple(domain for domain in allow_domains if domain.strip())
         self.ask = ask
 
+    @staticmethod
+    def opens_shell(action: Action) -> str:
+        """Why ``action`` would give the agent a shell ("" when it would not)."""
+        if action.kind == "key" and _normal_keys(action.keys) in SHELL_KEYS:
+            keys = "+".join(_normal_keys(action.keys))
+            return f"the key {keys}, which opens a terminal or a run-command prompt"
+        if action.kind == "open_app" and (action.app or "").strip().lower() in _TERMINAL_APPS:
+            return f"opening {action.app}, a terminal"
+        return ""
+
     def risk_of(self, action: Action, target: Target, platform: str) -> str:
         """Why ``action`` is risky ("" when it is not)."""
         if action.kind == "type" and target.password:
@@ -153,6 +183,11 @@ class SafetyGate:
             return Decision(
                 self._ask(f"The agent wants to go to {target.url} ({leaving}). Allow?"), leaving, True
             )
+        shell = self.opens_shell(action)
+        if shell:
+            if self.confirm == "never":
+                return Decision(False, shell)
+            return Decision(self._ask(f"The agent wants to do something risky: {shell}. Allow?"), shell, True)
         risk = self.risk_of(action, target, platform)
         if self.confirm == "always":
             reason = risk or f"{action.kind} ({action.raw or action.name})"

@@ -133,7 +133,8 @@ class Agent:
 
     ``family`` picks the prompt layout and defaults to the engine's (GLM-4.6V when it has none); the platform is
     the executor's. ``gate`` defaults to ``SafetyGate("risky")`` with nobody to ask (risky actions are refused);
-    ``recorder`` writes the run; ``on_step`` is called with each step's record as it is done.
+    ``recorder`` writes the run; ``on_step`` is called with each step's record as it is done. ``clock`` gives
+    the time the GLM-4.5V web prompt states (the local clock when None; a fixed one makes prompts repeatable).
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class Agent:
         recorder: Recorder | None = None,
         settings: AgentSettings | None = None,
         on_step: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if not task.strip():
             raise ConfigError(
@@ -161,6 +163,7 @@ class Agent:
         self.recorder = recorder
         self.settings = settings or AgentSettings()
         self.on_step = on_step
+        self.clock = clock
         self.history: list[HistoryStep] = []
         self.records: list[dict[str, Any]] = []
         self.answer: str | None = None
@@ -227,6 +230,7 @@ class Agent:
             self.history,
             url=observation.url,
             elements=observation.elements_text(),
+            now=self.clock() if self.clock is not None else None,
         )
         prompt_done = time.perf_counter()
         record: dict[str, Any] = {

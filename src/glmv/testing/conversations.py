@@ -15,6 +15,9 @@ adds ``/nothink`` and ``<think></think>``), an image grounding answer with a box
 two-image prompt, two tool calls differing by one word plus the answer after a tool result (tool families), a
 multi-turn conversation whose history already follows the family's policy (no reasoning in earlier turns), and a
 long reasoning (about 40 tokens) for thinking-budget tests.
+
+Other conversations can be taught too — whole requests an application sent, their images loaded from their own
+URLs, replies written by :func:`taught_reply` — with :func:`glmv.testing.teach_head.teach_checkpoint`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "image_data_uri",
     "taught_conversations",
     "taught_image",
+    "taught_reply",
 ]
 
 # name → (width, height, RGB colour)
@@ -77,8 +81,10 @@ class TaughtConversation:
     """One memorised prompt and its exact reply.
 
     ``messages`` are OpenAI chat messages; ``images`` names the :func:`taught_image` of every ``image_url`` part
-    in order. The model writes ``reply`` and then the ``stop`` token (``</answer>`` for GLM-4.1V, ``<|user|>``, or
-    ``<|observation|>`` after tool calls).
+    in order, or is empty: then each part's own URL (a ``data:`` URI, a file) is loaded as the engines load it,
+    so a request an application really sent (a screenshot, say) can be taught as it is. The model writes ``reply``
+    and then the ``stop`` token (``</answer>`` for GLM-4.1V, ``<|user|>``, or ``<|observation|>`` after tool
+    calls); :func:`taught_reply` writes both for a family.
     """
 
     name: str
@@ -99,10 +105,19 @@ class TaughtConversation:
             kwargs["enable_thinking"] = self.enable_thinking
         return kwargs
 
+    @staticmethod
+    def _image(part: dict[str, Any], name: str | None) -> Any:
+        """The PIL image of one ``image_url`` part: the taught image ``name``, else the part's URL loaded."""
+        if name is not None:
+            return taught_image(name)
+        from glmv.media import load_image
+
+        return load_image(part["image_url"]["url"])
+
     def processor_messages(self) -> list[dict[str, Any]]:
         """The messages in the transformers processor form: ``{"type": "image", "image": PIL}`` parts and tool
         call arguments as dicts (what the chat template needs)."""
-        images = iter(self.images)
+        names = iter(self.images)
         out = []
         for message in self.messages:
             message = dict(message)
@@ -111,7 +126,7 @@ class TaughtConversation:
                 parts = []
                 for part in content:
                     if part.get("type") == "image_url":
-                        parts.append({"type": "image", "image": taught_image(next(images))})
+                        parts.append({"type": "image", "image": self._image(part, next(names, None))})
                     else:
                         parts.append(dict(part))
                 message["content"] = parts
@@ -197,15 +212,20 @@ _COMMON: tuple[tuple[str, tuple[dict[str, Any], ...], tuple[str, ...], str, str]
 )
 
 
-def _reply(
-    family: Family,
+def taught_reply(
+    family: str | Family,
     *,
     reasoning: str = "",
     content: str = "",
     tool_calls: tuple[dict[str, Any], ...] = (),
     thinking: bool | None = None,
 ) -> tuple[str, str]:
-    """The raw reply ``family`` writes and the token that stops it (GLM-4.1V stops on its own ``</answer>``)."""
+    """The raw reply ``family`` writes and the token that stops it (GLM-4.1V stops on its own ``</answer>``).
+
+    ``reasoning``, ``content`` and ``tool_calls`` are written by :func:`glmv.output.render_reply`; the pair is
+    what a :class:`TaughtConversation` takes as ``reply`` and ``stop``.
+    """
+    family = get_family(family)
     text = render_reply(
         reasoning=reasoning, content=content, tool_calls=tool_calls, family=family, thinking=thinking
     )
@@ -217,10 +237,12 @@ def _reply(
 def _build(family: Family) -> tuple[TaughtConversation, ...]:
     convs: list[TaughtConversation] = []
     for name, messages, images, reasoning, answer in _COMMON:
-        reply, stop = _reply(family, reasoning=reasoning if family.thinks_by_default else "", content=answer)
+        reply, stop = taught_reply(
+            family, reasoning=reasoning if family.thinks_by_default else "", content=answer
+        )
         convs.append(TaughtConversation(name, messages, reply, stop, images))
     if family.can_switch_thinking:
-        reply, stop = _reply(
+        reply, stop = taught_reply(
             family, content="The capital of France is <|begin_of_box|>Paris<|end_of_box|>.", thinking=False
         )
         convs.append(
@@ -235,7 +257,7 @@ def _build(family: Family) -> tuple[TaughtConversation, ...]:
     if family.tool_calls:
         tools = (WEATHER_TOOL,)
         for city in ("Paris", "Rome"):
-            reply, stop = _reply(
+            reply, stop = taught_reply(
                 family,
                 reasoning=f"The user wants the weather in {city}. I will call the tool.",
                 tool_calls=({"name": "get_weather", "arguments": {"city": city}},),
@@ -254,7 +276,7 @@ def _build(family: Family) -> tuple[TaughtConversation, ...]:
             "type": "function",
             "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
         }
-        reply, stop = _reply(
+        reply, stop = taught_reply(
             family, reasoning="The tool says sunny, 21C.", content="It is sunny and 21C in Paris."
         )
         convs.append(

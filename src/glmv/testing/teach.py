@@ -11,11 +11,14 @@ exact after saving in float32 and reloading (and in bfloat16).
 
 :func:`replay` runs greedy ``generate`` on one taught conversation and returns the text; :func:`check_taught`
 replays all of them and lists the ones that differ.
+
+Long prompts (an agent's few thousand tokens per step) are taught faster by :mod:`glmv.testing.teach_head`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,15 +113,24 @@ def _batch(rows: list[Any], pad: int) -> dict[str, Any]:
 
 
 def teach_model(
-    model: Any, processor: Any, family: str | Family, seed: int = 0, max_steps: int = 1500
+    model: Any,
+    processor: Any,
+    family: str | Family,
+    seed: int = 0,
+    max_steps: int = 1500,
+    conversations: Sequence[TaughtConversation] | None = None,
 ) -> TeachResult:
-    """Train ``model`` in place until greedy decoding reproduces every taught reply of ``family``."""
+    """Train ``model`` in place until greedy decoding reproduces every taught reply: ``conversations``, by
+    default the family's :func:`~glmv.testing.taught_conversations`."""
     import torch
 
     fam = get_family(family)
+    convs = taught_conversations(fam) if conversations is None else tuple(conversations)
+    if not convs:
+        raise ModelLoadError("There is nothing to teach: give at least one conversation.")
     torch.manual_seed(seed)
     pad = processor.tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    batches = [_batch(group, pad) for group in _groups(_rows(processor, taught_conversations(fam)))]
+    batches = [_batch(group, pad) for group in _groups(_rows(processor, convs))]
     labels = [batch.pop("labels")[:, 1:] for batch in batches]
     count = sum(int((label != -100).sum()) for label in labels)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)

@@ -5,7 +5,10 @@ Taps (``input tap``), long presses and drags (``input swipe`` held), swipes in t
 the content's (AndroidWorld's two conventions), text (``input text`` for ASCII, with spaces as ``%s``; anything
 else through the ADBKeyboard IME's ``ADB_INPUT_B64`` broadcast, which must be installed and selected on the device),
 key events and combinations, back / home, app launches by name (the AndroidWorld apps, or a package name) through
-the launcher intent, and screenshots (``exec-out screencap -p``). Every command is an argument list; on the device
+the launcher intent, and screenshots (``exec-out screencap -p``). Each observation's title names what is in front:
+the app and activity (``com.android.settings/com.android.settings.Settings``) or a system window (``StatusBar``),
+read from ``dumpsys window windows``, else ``dumpsys activity activities``
+(:mod:`glmv.agent.executors.android_focus`); the serial when neither says. Every command is an argument list; on the device
 each goes through ``adb shell``, its arguments quoted. A failing command (device offline, unauthorised) raises
 :class:`~glmv.agent.executors.ExecutorError` with adb's message. The agent never installs, uninstalls or runs
 anything else.
@@ -23,6 +26,7 @@ import time
 from PIL import Image, UnidentifiedImageError
 
 from glmv.actions import Action
+from glmv.agent.executors.android_focus import foreground_of
 from glmv.agent.executors.base import Executor, ExecutorError, Observation
 from glmv.agent.executors.keys import android_keycode
 from glmv.errors import MissingDependencyError
@@ -134,7 +138,20 @@ class AndroidExecutor(Executor):
         except (UnidentifiedImageError, OSError) as exc:
             raise ExecutorError(f"The device sent no readable screenshot ({len(data)} bytes).") from exc
         self._size = image.size
-        return Observation(image.convert("RGB"), title=self.serial)
+        return Observation(image.convert("RGB"), title=self.foreground_title())
+
+    def foreground_title(self) -> str:
+        """What is in front (``package/activity``, or a system window's name); the serial when dumpsys says
+        nothing (an old or locked-down device)."""
+        for source in (["window", "windows"], ["activity", "activities"]):
+            try:
+                text = self._command(["shell", "dumpsys", *source]).decode("utf-8", "replace")
+            except ExecutorError:
+                continue
+            found = foreground_of(text)
+            if found is not None:
+                return found.title
+        return self.serial
 
     def _point(self, action: Action) -> tuple[str, str]:
         if action.target is None:
