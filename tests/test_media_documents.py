@@ -98,6 +98,16 @@ def test_huge_pages_are_rendered_below_the_pixel_cap():
     assert document.note == "pages 1, 2 rendered below 180 DPI (max_image_pixels)"
 
 
+@pytest.mark.parametrize("limit", [200_000, 250_000, 1_000_003])
+def test_a_letter_page_fitted_to_the_cap_is_not_rounded_over_it(limit):
+    """pdfium rounds a page's rendered size up: a US Letter page fitted to 200,000 pixels used to come out as
+    393 × 509 = 200,037 and be refused as an image afterwards."""
+    document = load_document(pdf_of_pages(1, size=(612, 792)), policy=MediaPolicy(max_image_pixels=limit))
+    page = document.pages[0]
+    assert page.width * page.height <= limit
+    assert page.width * page.height > 0.99 * limit
+
+
 PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
 
 
@@ -154,7 +164,7 @@ def encrypted_pdf(user_password: bytes, owner_password: bytes = b"owner") -> byt
 def test_password_protected_pdf(tmp_path: Path):
     path = tmp_path / "locked.pdf"
     path.write_bytes(encrypted_pdf(b"secret"))
-    with pytest.raises(MediaError, match=r"'.*locked.pdf' is password protected. Pass its password"):
+    with pytest.raises(MediaError, match=r"'.*locked.pdf' is password protected. Send an unprotected copy"):
         load_document(path)
     with pytest.raises(MediaError, match=r"The password given for the PDF '.*locked\.pdf' is wrong"):
         load_document(path, password="guess")

@@ -8,8 +8,10 @@ cancellation is recorded. Set ``GLMV_WEB_SCREENSHOT=docs/images/web.png`` to sav
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from glmv.media import MediaPolicy  # noqa: E402
 from glmv.messages import Conversation  # noqa: E402
 from glmv.testing.serving import free_port  # noqa: E402
 
+DATA = Path(__file__).parent / "data" / "web"  # office files and a locked PDF, see its README.md
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WAIT = 15_000  # ms
@@ -81,7 +84,9 @@ def server(engine, tmp_path_factory):
     from glmv.web import WebSettings, launch
 
     policy = MediaPolicy.strict().replace(max_image_pixels=200_000)
-    settings = WebSettings(model="scripted", policy=policy, max_upload_mb=1, stream_interval=0.02)
+    settings = WebSettings(
+        model="scripted", policy=policy, max_upload_mb=1, stream_interval=0.02, document_tokens=1000
+    )
     port = free_port()
     demo = launch(engine, settings, port=port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/", demo
@@ -126,6 +131,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     street.save(paths["street"])
     paths["report"] = folder / "report.pdf"
     Image.new("RGB", (400, 300), (255, 255, 255)).save(paths["report"], format="PDF")
+    paths["long"] = folder / "long.pdf"  # 40 small pages of 108 image tokens each
+    pages = [Image.new("RGB", (100, 140), (255, 255, 255 - number)) for number in range(40)]
+    pages[0].save(paths["long"], save_all=True, append_images=pages[1:], resolution=72)
     paths["renamed"] = folder / "notes.txt"  # a PNG whose name says text: typed by content
     Image.new("RGB", (56, 56), (30, 60, 220)).save(paths["renamed"], format="PNG")
     paths["garbage"] = folder / "broken.png"
@@ -141,6 +149,21 @@ def files(tmp_path_factory) -> dict[str, Path]:
         for index in range(8):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 30, np.uint8), format="rgb24")
             for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    paths["frameless"] = folder / "frameless.avi"  # a video stream that holds no frame
+    with av.open(str(paths["frameless"]), "w", format="avi") as container:
+        stream = container.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    paths["soundtrack"] = folder / "soundtrack.mp4"  # an MP4 with sound only
+    with av.open(str(paths["soundtrack"]), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=8000)
+        for index in range(4):
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = 8000, index * 1024
+            for packet in stream.encode(sound):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -179,7 +202,9 @@ def test_image_and_pdf_stream_reasoning_in_an_open_panel_then_the_answer(page, e
     finally:
         engine.delay = 0.01
     chat = page.inner_text("#chat")
-    assert "photo.png: image, " in chat and "report.pdf: document, 1 pages, " in chat
+    assert (
+        "photo.png: image 200×100, 28 tokens" in chat and "report.pdf: document, 1 page, 252 tokens" in chat
+    )
     parts = engine.requests[-1].messages[-1]["content"]
     assert [part["type"] for part in parts] == ["image_url", "image_url", "text"]
 
@@ -193,7 +218,7 @@ def test_files_are_typed_by_content_not_by_name(page, engine, files):
 def test_a_video_goes_to_the_model_as_a_video_with_its_token_cost_shown(page, engine, files):
     ask(page, "What happens in the clip?", (files["clip"],))
     answer(page, "You said: What happens in the clip?")
-    assert "clip.bin: video, " in page.inner_text("#chat")
+    assert "clip.bin: video 2.0 s, " in page.inner_text("#chat")
     parts = engine.requests[-1].messages[-1]["content"]
     assert [part["type"] for part in parts] == ["video_url", "text"]
 
@@ -311,11 +336,21 @@ def test_two_browser_sessions_at_once_each_get_their_own_answer(browser, server,
         ("garbage", "broken.png is text starting with"),
         ("truncated", "cut.png"),
         ("huge", "huge.png"),
+        ("frameless", "frameless.avi: 'frameless.avi' has a video stream with no frames"),
+        ("soundtrack", "soundtrack.mp4: 'soundtrack.mp4' has no video stream (is it audio only?)"),
+        ("locked", "locked.pdf: The PDF 'locked.pdf' is password protected"),
     ],
-    ids=["not-an-image", "truncated-png", "over-the-pixel-limit"],
+    ids=[
+        "not-an-image",
+        "truncated-png",
+        "over-the-pixel-limit",
+        "video-without-frames",
+        "audio-only",
+        "encrypted-pdf",
+    ],
 )
 def test_a_bad_upload_shows_the_error_in_the_chat_and_the_chat_goes_on(page, engine, files, upload, message):
-    ask(page, "Look at this.", (files[upload],))
+    ask(page, "Look at this.", (files[upload] if upload in files else DATA / f"{upload}.pdf",))
     playwright.expect(page.locator("#chat")).to_contain_text("Error:", timeout=WAIT)
     assert message in page.inner_text("#chat")
     ask(page, "And now?")
@@ -413,3 +448,73 @@ def test_clear_while_a_reply_streams_stops_it_and_the_next_question_starts_afres
     ask(page, "After clear.")
     answer(page, "You said: After clear.")
     assert len(engine.requests[-1].messages) == 1
+
+
+HAND_OVER = """([data, name, type, how]) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, {type}));
+  const box = document.querySelector('#message textarea');
+  box.focus();
+  if (how === 'paste') {
+    box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true, cancelable: true}));
+  } else {
+    for (const kind of ['dragenter', 'dragover', 'drop']) {
+      box.dispatchEvent(new DragEvent(kind, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }
+  }
+}"""
+
+
+@pytest.mark.parametrize("how", ["paste", "drop"])
+def test_an_image_pasted_or_dropped_onto_the_message_box_is_attached_and_sent(page, engine, files, how):
+    data = base64.b64encode(files["photo"].read_bytes()).decode()
+    page.evaluate(HAND_OVER, [data, f"{how}d.png", "image/png", how])
+    playwright.expect(page.locator("#message img.thumbnail-image")).to_have_count(1, timeout=WAIT)
+    playwright.expect(page.locator("#upload-cost")).to_contain_text(f"{how}d.png: image 200×100, 28 tokens")
+    page.fill("#message textarea", f"What did I {how}?")
+    page.press("#message textarea", "Enter")
+    answer(page, f"You said: What did I {how}?")
+    parts = engine.requests[-1].messages[-1]["content"]
+    assert [part["type"] for part in parts] == ["image_url", "text"]
+    assert Image.open(parts[0]["image_url"]["url"]).getpixel((50, 50)) == (220, 30, 30)
+
+
+def test_slides_and_text_documents_reach_the_model_as_page_images_through_libreoffice(page, engine):
+    if shutil.which("soffice") is None:
+        pytest.fail(
+            "LibreOffice (soffice) is not installed: apt-get install libreoffice-impress libreoffice-writer"
+        )
+    documents = [DATA / "slides.pptx", DATA / "slides.odp", DATA / "notes.docx"]
+    page.set_input_files("#message input[type=file]", [str(path) for path in documents])
+    cost = page.locator("#upload-cost")
+    playwright.expect(cost).to_contain_text(
+        "notes.docx: document, 1 page, ", timeout=180_000
+    )  # 3 conversions
+    lines = {line.split(":")[0]: line for line in cost.inner_text().splitlines()}
+    page.fill("#message textarea", "Summarise the files.")
+    page.press("#message textarea", "Enter")
+    answer(page, "You said: Summarise the files.")
+    chat = page.inner_text("#chat")
+    assert "slides.pptx: document, 3 pages, " in chat and "slides.odp: document, 3 pages, " in chat
+    for name, line in lines.items():  # what was priced before sending is what was sent
+        assert line in chat, name
+    parts = engine.requests[-1].messages[-1]["content"]
+    assert [part["type"] for part in parts] == ["image_url"] * 7 + ["text"]
+    first_slide = Image.open(io.BytesIO(base64.b64decode(parts[0]["image_url"]["url"].split(",")[1])))
+    assert first_slide.convert("L").getextrema()[0] < 200  # the slide's drawing, not a blank page
+
+
+def test_a_long_pdf_keeps_the_pages_its_token_budget_holds_and_says_which_before_and_after_sending(
+    page, engine, files
+):
+    kept = "pages 1, 6, 11, 16, 21, 25, 30, 35, 40 of 40 kept (budget 1,000 tokens), 972 tokens"
+    page.set_input_files("#message input[type=file]", str(files["long"]))
+    playwright.expect(page.locator("#upload-cost")).to_contain_text(
+        f"long.pdf: document, {kept}", timeout=WAIT
+    )
+    ask(page, "Read the long one.")
+    answer(page, "You said: Read the long one.")
+    assert f"long.pdf: document, {kept}" in page.inner_text("#chat")
+    parts = engine.requests[-1].messages[-1]["content"]
+    assert [part["type"] for part in parts] == ["image_url"] * 9 + ["text"]

@@ -21,7 +21,15 @@ from glmv.web.export import conversation_markdown
 from glmv.web.serving import is_loopback, parse_auth
 from glmv.web.session import Sessions, Turn
 from glmv.web.streaming import stream_reply
-from glmv.web.uploads import accept_upload, describe_pending, sniff_kind
+from glmv.web.uploads import (
+    DocumentCache,
+    accept_upload,
+    attach_uploads,
+    describe_attachment,
+    describe_pending,
+    page_ranges,
+    sniff_kind,
+)
 from glmv.web.view import CSP, chat_messages, grounding, html_preview, html_source
 
 
@@ -91,7 +99,8 @@ def test_an_upload_over_the_limit_is_refused_naming_the_option(tmp_path):
     with pytest.raises(MediaTooLargeError, match="--max-upload-mb"):
         accept_upload(big, tmp_path / "session", max_bytes=2000)
     accepted = accept_upload(big, tmp_path / "session", max_bytes=10_000, name="photo.png")
-    assert accepted.kind == "image" and accepted.path.parent == tmp_path / "session"
+    assert accepted.kind == "image" and accepted.path.parent.parent == tmp_path / "session"
+    assert accepted.path.name == "photo.png"  # the name the page shows
     assert accepted.path.read_bytes() == big.read_bytes()
 
 
@@ -103,6 +112,87 @@ def test_pending_uploads_are_priced_before_they_are_sent(tmp_path):
     text = describe_pending([picture, broken], get_family("glm-4.6v"))
     assert "`photo.png`: image 280×280, 100 tokens" in text
     assert "`broken.png`: will be refused" in text
+
+
+@pytest.fixture(scope="module")
+def long_pdf(tmp_path_factory):
+    """A 40-page PDF of small pages (100 × 140 points: 108 image tokens each at 180 DPI)."""
+    path = tmp_path_factory.mktemp("documents") / "long.pdf"
+    pages = [Image.new("RGB", (100, 140), (255, 255, 255 - number)) for number in range(40)]
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=72)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("budget", "pages", "line"),
+    [
+        (None, 40, "document, 40 pages, 4,320 tokens"),
+        (
+            1000,
+            9,
+            "document, pages 1, 6, 11, 16, 21, 25, 30, 35, 40 of 40 kept (budget 1,000 tokens), 972 tokens",
+        ),
+        (300, 2, "document, pages 1, 40 of 40 kept (budget 300 tokens), 216 tokens"),
+    ],
+    ids=["no-budget", "nine-pages-fit", "two-pages-fit"],
+)
+def test_a_long_document_keeps_the_pages_its_token_budget_holds_and_the_price_is_what_is_sent(
+    long_pdf, tmp_path, budget, pages, line
+):
+    from glmv.media import MediaPolicy
+
+    family = get_family("glm-4.6v")
+    documents = DocumentCache(budget)
+    assert describe_pending([long_pdf], family, MediaPolicy.strict(), documents) == f"- `long.pdf`: {line}"
+    upload = accept_upload(long_pdf, tmp_path / "session", 10_000_000)
+    conversation = Conversation(family, policy=MediaPolicy.strict(tmp_path / "session"))
+    assert len(documents) == 1  # rendered once, for the price and the message
+    (attachment,) = attach_uploads(conversation, [upload], documents)
+    assert describe_attachment(upload, attachment, family, conversation.policy) == line
+    assert len(documents) == 0  # sent: its pages live in the message now
+    content = conversation.ask("Summarise.")["messages"][-1]["content"]
+    assert [part["type"] for part in content] == ["image_url"] * pages + ["text"]
+
+
+def test_a_document_whose_first_page_is_over_the_budget_is_refused_before_it_is_sent(long_pdf, tmp_path):
+    from glmv.media import MediaPolicy
+
+    documents = DocumentCache(50)
+    text = describe_pending([long_pdf], get_family("glm-4.6v"), MediaPolicy.strict(), documents)
+    assert text.startswith(
+        "- `long.pdf`: will be refused: Not even its first page fits the document budget of 50"
+    )
+    assert "needs 108. " in text and "--document-tokens" in text
+    upload = accept_upload(long_pdf, tmp_path, 10_000_000)
+    conversation = Conversation("glm-4.6v", policy=MediaPolicy.strict(tmp_path))
+    with pytest.raises(MediaTooLargeError, match="long.pdf: Not even its first page fits"):
+        attach_uploads(conversation, [upload], documents)
+    assert conversation.pending == ()
+
+
+def test_a_page_rendered_to_the_pixel_limit_is_attached_not_refused_as_an_image(tmp_path):
+    from glmv.media import MediaPolicy
+
+    letter = tmp_path / "letter.pdf"
+    Image.new("RGB", (612, 792), "white").save(letter, resolution=72)  # renders a few pixels over 200,000
+    policy = MediaPolicy.strict(tmp_path).replace(max_image_pixels=200_000)
+    conversation = Conversation("glm-4.6v", policy=policy)
+    upload = accept_upload(letter, tmp_path / "session", 10_000_000)
+    (attachment,) = attach_uploads(conversation, [upload], DocumentCache(None))
+    assert attachment.note == "1 page"
+    (page,) = conversation.pending
+    from glmv.media import load_image
+
+    width, height = load_image(page.parts[0]["image_url"]["url"], policy).size
+    assert 199_000 < width * height <= 200_000
+
+
+@pytest.mark.parametrize(
+    ("numbers", "text"),
+    [([1], "1"), ([1, 2, 3], "1–3"), ([1, 2, 3, 5, 7, 8], "1–3, 5, 7–8"), ([1, 20, 40], "1, 20, 40")],
+)
+def test_kept_pages_are_named_as_ranges(numbers, text):
+    assert page_ranges(numbers) == text
 
 
 def _turn_for(engine, text="Go."):
@@ -281,6 +371,17 @@ def test_glmv_web_warns_when_it_listens_beyond_loopback_without_auth(launched):
     assert launched[-1][1]["auth"] == [("ann", "secret")] and launched[-1][1]["root_path"] == "/chat"
 
 
+@pytest.mark.parametrize(
+    ("options", "budget"),
+    [([], 24_000), (["--document-tokens", "8000"], 8000), (["--document-tokens", "0"], None)],
+    ids=["default", "set", "no-budget"],
+)
+def test_glmv_web_takes_the_document_token_budget(launched, options, budget):
+    result = CliRunner().invoke(app, ["web", *options])
+    assert result.exit_code == 0, result.output
+    assert launched[-1][0].document_tokens == budget
+
+
 def test_glmv_web_refuses_a_malformed_auth_without_a_traceback(launched):
     from glmv.cli import main
 
@@ -329,24 +430,39 @@ def test_the_page_mounts_beside_the_openai_api_on_one_app():
         assert client.post("/web/login", data={"username": "ann", "password": "secret"}).status_code == 200
 
 
-def test_the_mcp_tools_ask_the_engine_and_give_boxes_in_pixels():
+@pytest.mark.parametrize(
+    ("arguments", "installed", "said"),
+    [
+        (["--mcp"], False, ["mcp (needed by glmv web --mcp", "pip install 'glmv[web]'"]),
+        (["--mcp", "--auth", "ann:secret"], True, ["--mcp cannot be combined with --auth", "login"]),
+    ],
+    ids=["mcp-not-installed", "mcp-with-auth"],
+)
+def test_glmv_web_mcp_refusals_say_why_before_a_model_is_loaded(
+    launched, monkeypatch, capsys, arguments, installed, said
+):
+    import sys
+
+    import glmv.cli.engines
+    from glmv.cli import main
+
+    opened = []
+    monkeypatch.setattr(glmv.cli.engines, "open_cli_engine", lambda *args, **options: opened.append(args))
+    if not installed:
+        monkeypatch.setitem(sys.modules, "mcp", None)  # as when it is not installed
+    monkeypatch.setattr(sys, "argv", ["glmv", "web", *arguments])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1 and not opened and not launched
+    text = " ".join(capsys.readouterr().err.split())
+    assert all(part in text for part in said), text
+
+
+def test_mcp_tools_are_refused_beside_a_login_in_a_mounted_app_too():
     pytest.importorskip("gradio")
-    import json
+    from fastapi import FastAPI
 
-    from glmv.messages import image_part
-    from glmv.web import WebSettings, create_app
-    from glmv.web.tools import add_tools
+    from glmv.web import mount_app
 
-    engine = ScriptedEngine(
-        ["<think>Easy.</think>Hello.", "It is at <|begin_of_box|>[[100,200,300,400]]<|end_of_box|>."]
-    )
-    demo = create_app(engine)
-    add_tools(demo, engine, WebSettings())
-    tools = {dep.api_name: dep.fn for dep in demo.fns.values() if dep.api_name in ("ask", "ground")}
-    assert tools["ask"]("Say hello.") == "Hello."
-    picture = image_part(Image.new("RGB", (200, 100)))["image_url"]["url"]
-    found = json.loads(tools["ground"](picture, "the cat"))
-    assert found["boxes"] == [[20, 20, 60, 40]] and found["answer"].startswith("It is at [[100,200,300,400]]")
-    assert "the cat" in engine.history[-1].messages[0]["content"][-1]["text"]
-    with pytest.raises(MediaError):
-        tools["ask"]("And this?", "file:///etc/passwd")
+    with pytest.raises(ConfigError, match="--mcp cannot be combined with --auth"):
+        mount_app(FastAPI(), ScriptedEngine(default="hi"), auth=[("ann", "secret")], mcp=True)

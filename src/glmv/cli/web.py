@@ -1,10 +1,11 @@
 """``glmv web``: the chat page in a browser, over a local model or a server (``glmv.web``).
 
-The model options are those of ``glmv chat`` (``-m`` / ``--api`` / ``--api-key`` / ``--device`` / ``--dtype``, opened
-by :func:`glmv.cli.engines.open_cli_engine`); ``--host`` / ``--port`` / ``--auth`` / ``--root-path`` / ``--mcp`` go to
-:func:`glmv.web.launch`, ``--max-upload-mb`` / ``--concurrency`` / ``--system`` / ``--max-tokens`` / ``--temperature`` /
-``--top-p`` onto
-:class:`glmv.web.WebSettings`. Binding an address other than loopback without ``--auth`` prints a warning.
+The model options are those of ``glmv chat`` (``-m`` / ``--api`` / ``--api-key`` / ``--device`` / ``--dtype``,
+opened by :func:`glmv.cli.engines.open_cli_engine`); ``--host`` / ``--port`` / ``--auth`` / ``--root-path`` /
+``--mcp`` go to :func:`glmv.web.launch`; ``--max-upload-mb`` / ``--document-tokens`` / ``--concurrency`` /
+``--system`` / ``--max-tokens`` / ``--temperature`` / ``--top-p`` onto :class:`glmv.web.WebSettings`. Binding an
+address other than loopback without ``--auth`` prints a warning; ``--mcp`` without the ``mcp`` package says which
+extra installs it before a model is loaded.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def web_command(
     max_upload_mb: Annotated[
         float, typer.Option("--max-upload-mb", min=0.001, help="Largest file one upload may be, in MB.")
     ] = 100.0,
+    document_tokens: Annotated[
+        int,
+        typer.Option(
+            "--document-tokens",
+            min=0,
+            help="Image tokens one document may become; pages over it are left out (0: no budget).",
+        ),
+    ] = 24_000,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Replies generated at once (more wait in a queue).")
     ] = 8,
@@ -65,6 +74,12 @@ def web_command(
 
     errors = Console(stderr=True)
     users = parse_auth(auth or [])
+    if mcp:
+        from glmv.web.serving import check_mcp
+        from glmv.web.tools import require_mcp
+
+        check_mcp(mcp, users)
+        require_mcp()  # both before a model is loaded
     settings = WebSettings(
         model=model,
         family=family,
@@ -73,6 +88,7 @@ def web_command(
         temperature=temperature,
         top_p=top_p,
         max_upload_mb=max_upload_mb,
+        document_tokens=document_tokens or None,
         concurrency=concurrency,
     )
     if not is_loopback(host) and not users:

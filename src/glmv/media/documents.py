@@ -179,8 +179,8 @@ def _open_pdf(data: bytes | Path | io.BufferedIOBase, label: str, password: str 
         if getattr(exc, "err_code", None) == 4:  # FPDF_ERR_PASSWORD
             if password is None:
                 raise MediaError(
-                    f"The PDF {label!r} is password protected. Pass its password (password=...) or send an "
-                    "unprotected copy."
+                    f"The PDF {label!r} is password protected. Send an unprotected copy (from Python, "
+                    "load_document(..., password=...) opens it)."
                 ) from exc
             raise MediaError(f"The password given for the PDF {label!r} is wrong.") from exc
         raise MediaError(
@@ -195,9 +195,12 @@ def _page_pixels(size: tuple[float, float], dpi: float, max_pixels: int) -> tupl
     """The render scale for a page of ``size`` points, and whether it had to be lowered to fit ``max_pixels``."""
     scale = dpi / 72
     width, height = size[0] * scale, size[1] * scale
-    if width * height <= max_pixels:
+    if math.ceil(width) * math.ceil(height) <= max_pixels:
         return scale, False
-    return scale * math.sqrt(max_pixels / (width * height)) * 0.999, True
+    fitted = scale * math.sqrt(max_pixels / (width * height))
+    while math.ceil(size[0] * fitted) * math.ceil(size[1] * fitted) > max_pixels:  # pdfium rounds sizes up
+        fitted *= 0.999
+    return fitted, True
 
 
 def _choose(

@@ -310,7 +310,7 @@ def _stream_info(container: Any, open_container: Any, label: str, fps: float | N
             video = counting.streams.video[0]
             total = sum(1 for packet in counting.demux(video) if packet.size)
     if total <= 0:
-        raise MediaError(f"{label} has a video stream with no frames.")
+        raise MediaError(f"{label} has a video stream with no frames. Send a video that plays.")
     width, height = int(stream.width or 0), int(stream.height or 0)
     check_aspect_ratio(width, height, f"The video {label}")
     return VideoInfo(fps=rate, total_frames=total, width=width, height=height)

@@ -72,7 +72,7 @@ class _Page:
         self.settings = settings
         self.family = engine_family(engine, settings)
         self.policy = _policy(engine, settings)
-        self.sessions = Sessions(self._conversation)
+        self.sessions = Sessions(self._conversation, document_tokens=settings.document_tokens)
 
     def _conversation(self, folder: Path):
         from glmv.messages import Conversation
@@ -146,14 +146,20 @@ class _Page:
             self.family,
             self.settings.stream_interval,
         )
-        for number, _ in enumerate(updates):
-            if number == 0:  # the question shows with the first text (or soon without): one redraw, not two
+        first = True
+        for _ in updates:
+            if not any(shown is turn for shown in session.turns):
+                continue  # cleared while it streams: the page shows what came after, the box is the user's
+            if first:  # the question shows with the first text (or soon without): one redraw, not two
+                first = False
                 yield (self.chat(session), gr.MultimodalTextbox(value=None, interactive=False), *_skip(7))
             else:
                 yield self.streaming(session)
         if not any(shown is turn for shown in session.turns):
-            turn.message_index = None  # cleared while it streamed: the conversation went on without it
-        elif turn.reply is not None and turn.status in ("done", "stopped"):
+            turn.message_index = None  # the conversation went on without it; what the user types stays
+            yield _skip()
+            return
+        if turn.reply is not None and turn.status in ("done", "stopped"):
             conversation.answered(turn.reply)
         else:
             conversation.forget_question()
@@ -163,7 +169,7 @@ class _Page:
     def send(self, message, thinking, budget, max_tokens, temperature, top_p, system, request: gr.Request):
         from glmv.errors import GlmvError, MediaError
         from glmv.web.session import Turn
-        from glmv.web.uploads import accept_upload, attach_uploads, token_cost
+        from glmv.web.uploads import accept_upload, attach_uploads, describe_attachment
 
         session = self.session(request)
         message = message or {}
@@ -186,13 +192,11 @@ class _Page:
                 uploads = [
                     accept_upload(path, session.folder, self.settings.max_upload_bytes) for path in files
                 ]
-                attachments = attach_uploads(conversation, uploads)
+                attachments = attach_uploads(conversation, uploads, session.documents)
                 turn.uploads = uploads
                 for upload, attachment in zip(uploads, attachments, strict=True):
-                    tokens = token_cost(attachment, self.family, conversation.policy)
-                    pages = f"{len(attachment.parts)} pages, " if upload.kind == "document" else ""
-                    note = f" ({attachment.note})" if attachment.note else ""
-                    turn.notes.append(f"{upload.name}: {upload.kind}, {pages}{tokens:,} tokens{note}")
+                    line = describe_attachment(upload, attachment, self.family, conversation.policy)
+                    turn.notes.append(f"{upload.name}: {line}")
                 keywords = conversation.ask(text)
             except GlmvError as exc:
                 conversation.discard_attachments()
@@ -296,7 +300,7 @@ class _Page:
         files = [
             item["path"] if isinstance(item, dict) else item for item in (message or {}).get("files") or []
         ]
-        return describe_pending(files, self.family, self.policy)
+        return describe_pending(files, self.family, self.policy, self.session(request).documents)
 
     def close(self, request: gr.Request) -> None:
         self.sessions.close(request.session_hash or "anonymous")
@@ -324,6 +328,8 @@ def create_app(engine: "Engine", settings: WebSettings | None = None) -> gr.Bloc
         f"**{family.title}** · thinking {family.thinking} · "
         f"{'tool calls · ' if family.tool_calls else ''}context {family.context_length:,} tokens"
     )
+    if settings.document_tokens is not None:
+        controls_help += f" · documents up to {settings.document_tokens:,} image tokens each"
     with gr.Blocks(title=settings.title, fill_height=True, delete_cache=(3600, 86400)) as demo:
         demo.glmv_page = page  # type: ignore[attr-defined]  # lets tests and embedders reach the sessions
         gr.Markdown(f"### {settings.title}" + (f" · `{settings.model}`" if settings.model else ""))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from glmv.engine import Engine
 
-__all__ = ["is_loopback", "launch", "mount_app", "parse_auth"]
+__all__ = ["check_mcp", "is_loopback", "launch", "mount_app", "parse_auth"]
 
 
 def parse_auth(pairs: Sequence[str]) -> list[tuple[str, str]]:
@@ -39,6 +39,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_mcp(mcp: bool, auth: Sequence[tuple[str, str]]) -> None:
+    """MCP and a login do not go together: Gradio's MCP server lists its tools to anyone and calls them without
+    the page's login, so they would be refused (or, unqueued, open to all)."""
+    if mcp and auth:
+        raise ConfigError(
+            "--mcp cannot be combined with --auth: Gradio's MCP server does not check the page's login, so its "
+            "tools would be listed to anyone and every call refused. Serve the MCP tools without --auth on "
+            "127.0.0.1 (or behind a proxy that checks who connects)."
+        )
+
+
 def _prepared(engine: Engine, settings: WebSettings, mcp: bool):
     from glmv.web.app import create_app
 
@@ -47,7 +58,6 @@ def _prepared(engine: Engine, settings: WebSettings, mcp: bool):
         from glmv.web.tools import add_tools, require_mcp
 
         require_mcp()
-
         add_tools(demo, engine, settings)
     demo.queue(default_concurrency_limit=settings.concurrency)
     return demo
@@ -67,6 +77,7 @@ def launch(
 ) -> Any:
     """Serve the page on ``host:port`` (``block=False`` returns at once; the app runs in a thread) and return
     the Gradio Blocks."""
+    check_mcp(mcp, auth)
     settings = settings or WebSettings()
     demo = _prepared(engine, settings, mcp)
     demo.launch(
@@ -97,6 +108,7 @@ def mount_app(
     """Mount the page on ``app`` at ``path`` (``glmv serve --web`` mounts it beside the OpenAI API)."""
     import gradio as gr
 
+    check_mcp(mcp, auth)
     settings = settings or WebSettings()
     demo = _prepared(engine, settings, mcp)
     return gr.mount_gradio_app(

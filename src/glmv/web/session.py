@@ -1,4 +1,5 @@
-"""Per-browser-session state: the :class:`~glmv.messages.Conversation`, the turns as shown, the upload folder.
+"""Per-browser-session state: the :class:`~glmv.messages.Conversation`, the turns as shown, the upload folder and
+the documents rendered for it.
 
 A :class:`Session` belongs to one browser tab (Gradio's ``session_hash``); :class:`Sessions` creates them on first
 use and removes each (its upload folder with it) when the tab goes away. A :class:`Turn` is one question and its
@@ -12,7 +13,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from glmv.messages import Conversation
     from glmv.output import Reply
-    from glmv.web.uploads import Upload
+    from glmv.web.uploads import DocumentCache, Upload
 
 __all__ = ["Session", "Sessions", "Turn", "TurnStatus"]
 
@@ -54,15 +55,21 @@ class Turn:
 
 
 class Session:
-    """One browser session: its conversation, its turns, its upload folder and its stop switch.
+    """One browser session: its conversation, its turns, its upload folder, its rendered documents and its stop
+    switch.
 
     ``stop`` is the switch of the reply streaming now: :meth:`new_stop` gives each reply its own, so a Stop or Clear
     meant for one reply stays set for it even when the next question arrives before it has seen the switch.
     """
 
-    def __init__(self, conversation: Conversation, folder: Path) -> None:
+    def __init__(
+        self, conversation: Conversation, folder: Path, documents: DocumentCache | None = None
+    ) -> None:
+        from glmv.web.uploads import DocumentCache
+
         self.conversation = conversation
         self.folder = folder
+        self.documents = documents if documents is not None else DocumentCache(None)
         self.turns: list[Turn] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -92,10 +99,16 @@ class Session:
 
 class Sessions:
     """The sessions of one app, keyed by Gradio's ``session_hash``; each has a folder under one root (a temporary
-    folder removed with the app when none is given)."""
+    folder removed with the app when none is given) and renders documents within ``document_tokens`` each."""
 
-    def __init__(self, make_conversation: Callable[[Path], Conversation], root: Path | None = None) -> None:
+    def __init__(
+        self,
+        make_conversation: Callable[[Path], Conversation],
+        root: Path | None = None,
+        document_tokens: int | None = None,
+    ) -> None:
         self._make = make_conversation
+        self.document_tokens = document_tokens
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="glmv-web-"))
             weakref.finalize(self, shutil.rmtree, root, True)  # gone with the app (or at exit)
@@ -104,11 +117,14 @@ class Sessions:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Session:
+        from glmv.web.uploads import DocumentCache
+
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
                 folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.root))
-                session = self._sessions[key] = Session(self._make(folder), folder)
+                documents = DocumentCache(self.document_tokens)
+                session = self._sessions[key] = Session(self._make(folder), folder, documents)
             return session
 
     def close(self, key: str) -> None:
@@ -121,3 +137,7 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def __iter__(self) -> Iterator[Session]:
+        with self._lock:
+            return iter(list(self._sessions.values()))

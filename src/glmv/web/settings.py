@@ -27,6 +27,9 @@ class WebSettings:
     - ``system``, ``max_tokens``, ``temperature``, ``top_p``, ``thinking_budget``: the controls' starting values
       (``None``: the family's default).
     - ``max_upload_mb``: the largest file one upload may be; ``max_files``: files per message.
+    - ``document_tokens``: the image tokens one document may become (24,000 by default, the official desktop
+      app's budget): pages that do not fit are left out, keeping the first, the last and evenly spaced ones
+      between, and the page says which; ``None``: only the policy's page limits.
     - ``concurrency``: generations running at once over all sessions (more wait in the queue, whose position the
       page shows).
     - ``policy``: the media limits (``None``: the engine's ``media_policy`` when it has one, else
@@ -46,6 +49,7 @@ class WebSettings:
     thinking_budget: int | None = None
     max_upload_mb: float = 100.0
     max_files: int = 16
+    document_tokens: int | None = 24_000
     concurrency: int = 8
     policy: MediaPolicy | None = None
     stream_interval: float = 0.04
@@ -55,6 +59,8 @@ class WebSettings:
             raise ConfigError(f"max_upload_mb must be more than 0, got {self.max_upload_mb}.")
         if self.max_files < 1:
             raise ConfigError(f"max_files must be at least 1, got {self.max_files}.")
+        if self.document_tokens is not None and self.document_tokens < 1:
+            raise ConfigError(f"document_tokens must be at least 1 (or None), got {self.document_tokens}.")
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}.")
         if self.max_tokens < 1:

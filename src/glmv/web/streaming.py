@@ -81,7 +81,7 @@ def _apply(turn: Turn, chunk: Chunk) -> None:
 
 def _message(error: BaseException) -> str:
     if isinstance(error, GlmvError):
-        return str(error)
+        return f"{error} The question was dropped and the conversation kept; send it again."
     return (
         f"The reply failed unexpectedly ({type(error).__name__}: {error}); the question was dropped and the "
         "conversation kept. Send it again."
