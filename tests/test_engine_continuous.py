@@ -202,6 +202,20 @@ def test_a_request_that_fails_in_prefill_leaves_the_decoding_rows_alone(flash, m
     assert raw(flash, running) == conv.reply
 
 
+def test_a_request_that_fails_as_it_joins_gets_the_error_and_the_engine_goes_on(flash, monkeypatch):
+    from glmv.errors import EngineError
+
+    rows_for = flash._loop.rows_for
+    monkeypatch.setattr(
+        flash._loop, "rows_for", lambda job, prompt: 1 / 0 if job.size == 2 else rows_for(job, prompt)
+    )
+    broken = flash.start(taught(flash, "plain", n=2))
+    with pytest.raises(EngineError, match="ZeroDivisionError"):
+        list(broken)  # used to wait forever: the job had left the prefilling list when the error came
+    conv = next(c for c in taught_conversations(flash.family) if c.name == "plain")
+    assert raw(flash, flash.start(taught(flash, "plain"))) == conv.reply
+
+
 def test_each_request_reports_its_timings(flash):
     generation = flash.start(taught(flash, "long-reasoning"))
     list(generation)

@@ -110,3 +110,26 @@ def test_glmv_serve_max_model_len_refuses_a_longer_prompt_with_the_limit_and_the
         assert "the model's context is 64 tokens" in reply.json()["error"]["message"]
         body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
         assert httpx.post(f"{root}/v1/chat/completions", json=body, timeout=60).status_code == 200
+
+
+@pytest.mark.slow
+def test_glmv_serve_with_a_static_kv_cache_says_what_it_reserves_and_caps_the_context(tiny_checkpoints):
+    folder = tiny_checkpoints("glm-4.6v-flash", taught=False)
+    port = free_port()
+    options = ["-m", str(folder), "--device", "cpu", "--port", str(port), "--max-batch-size", "2"]
+    options += ["--kv-cache", "static", "--kv-cache-len", "96"]
+    command = [sys.executable, "-m", "glmv", "serve", *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        root = f"http://127.0.0.1:{port}"
+        wait_until_healthy(root, process)
+        body = {"messages": [{"role": "user", "content": "hello " * 120}]}
+        reply = httpx.post(f"{root}/v1/chat/completions", json=body, timeout=60)
+        assert reply.status_code == 400, reply.text
+        assert "the model's context is 96 tokens" in reply.json()["error"]["message"]
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+        assert httpx.post(f"{root}/v1/chat/completions", json=body, timeout=60).status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert "KV cache: static, 2 rows × 96 tokens" in output

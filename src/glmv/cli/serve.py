@@ -28,6 +28,11 @@ from glmv.settings import (
 )
 
 
+class KvCache(str, Enum):
+    static = "static"
+    dynamic = "dynamic"
+
+
 class ServeEngine(str, Enum):
     glmv = "glmv"
     vllm = "vllm"
@@ -86,6 +91,27 @@ def serve_command(
             help="glmv: the context in tokens (prompt plus reply; default: the model's). Longer is a 400."
         ),
     ] = None,
+    kv_cache: Annotated[
+        KvCache | None,
+        typer.Option(
+            help="glmv: static (preallocated once: the default on one GPU or with --compile) or dynamic (grown "
+            "as needed: the default elsewhere)."
+        ),
+    ] = None,
+    kv_cache_len: Annotated[
+        int | None,
+        typer.Option(
+            help="glmv: tokens per row of a static KV cache (default: the context, or what half the free memory "
+            "holds); it caps the context."
+        ),
+    ] = None,
+    compile_step: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="glmv: compile the decode step with torch.compile (CUDA graphs on CUDA; minutes at start-up).",
+        ),
+    ] = False,
     max_request_pixels: Annotated[
         int | None,
         typer.Option(
@@ -172,6 +198,9 @@ def serve_command(
         "dtype": dtype,
         "max_batch_size": max_batch_size,
         "max_model_len": max_model_len,
+        "kv_cache": kv_cache.value if kv_cache is not None else None,
+        "kv_cache_len": kv_cache_len,
+        "compile": True if compile_step else None,
     }
     served = open_engine(model, **{key: value for key, value in options.items() if value is not None})
     served_family = getattr(served, "family", None)

@@ -21,6 +21,7 @@ torch and transformers are imported only when an engine is built.
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -76,7 +77,9 @@ class _Prepared:
 class LocalEngine(EngineBase):
     """A GLM-V model loaded from a hub id or a checkpoint folder.
 
-    ``device`` defaults to CUDA when there is one, else CPU (``"auto"`` spreads a big model over every GPU);
+    ``device`` defaults to CUDA when there is one, else CPU (``"auto"``: every GPU when there are several, through
+    transformers' ``device_map="auto"``, else the one GPU or the CPU); attention runs on SDPA, or on
+    flash-attention 2 when ``flash_attn`` is installed and the model is on CUDA;
     ``dtype`` to bfloat16 on CUDA, else float32. ``family`` is detected from the checkpoint unless given.
     Up to ``max_batch_size`` rows (choices) decode together; a request that arrives while others decode is
     prefilled between their steps, at most ``prefill_chunk`` prompt tokens per step, and joins them.
@@ -86,6 +89,12 @@ class LocalEngine(EngineBase):
     the same system prompt) prefills only what is new.
     ``media_policy`` limits what images and videos requests may load. ``max_model_len`` lowers the context
     (prompt plus reply) below the checkpoint's; a longer prompt is refused before it reaches the model.
+    ``kv_cache`` is ``"static"`` (preallocated, :mod:`glmv.engine.local_static`: the default on one GPU or with
+    ``compile``) or ``"dynamic"`` (grown as needed: the default elsewhere); a static cache holds ``kv_cache_len``
+    tokens per row (default: the context, or what half the free memory holds) and caps the context.
+    ``compile=True`` runs the decode step under ``torch.compile`` (CUDA graphs on CUDA; a string names another
+    ``torch.compile`` backend). At load the engine prints one stderr line (:attr:`kv_cache_note`) with the memory
+    the KV cache reserves and the tokens it holds.
     ``progress`` reports loading steps.
     """
 
@@ -102,6 +111,9 @@ class LocalEngine(EngineBase):
         prefix_cache_bytes: int = 1024 * 2**20,
         media_policy: MediaPolicy | None = None,
         max_model_len: int | None = None,
+        kv_cache: str | None = None,
+        kv_cache_len: int | None = None,
+        compile: bool | str = False,
         progress: Progress | None = None,
     ) -> None:
         require("torch", "transformers", extra="local", purpose="running a model in-process")
@@ -110,7 +122,7 @@ class LocalEngine(EngineBase):
         report = progress or (lambda step, fraction: None)
         self.model_id = str(model)
         self.family = get_family(family) if family is not None else _detect(model)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = _pick_device(device)
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelLoadError(
                 f"device {self.device!r} was asked for, but torch finds no CUDA GPU (no NVIDIA driver, or a "
@@ -126,6 +138,14 @@ class LocalEngine(EngineBase):
         self.model = _load_model(model, self.device, self.dtype, cache_only)
         report("Ready", 1.0)
         self.max_model_len = _context_limit(self.model.config, self.family, max_model_len)
+        from glmv.engine.local_static import open_kv
+
+        kv, self.kv_cache_note = open_kv(
+            self.model, kv_cache, max_batch_size, kv_cache_len, self.max_model_len, compile=compile
+        )
+        if kv is not None:  # a row never outgrows the static cache: longer requests are refused up front
+            self.max_model_len = min(self.max_model_len, kv.capacity)
+        print(self.kv_cache_note, file=sys.stderr)
         self._max_token_chars = max(1, max((len(t) for t in self.tokenizer.get_vocab()), default=1))
         self.stop_ids = _token_ids(self.tokenizer, self.family.stop_tokens)
         self.pad_id = (
@@ -150,11 +170,12 @@ class LocalEngine(EngineBase):
         self.prefix_cache = PrefixCache(prefix_cache_bytes, int(self.model.config.image_token_id))
         self._loop = DecodeLoop(
             self.model,
-            self._ready,
+            self._ready if kv is None else _within(self._ready, kv.max_rows),
             self._rows_for,
             max_rows=max_batch_size,
             prefill_chunk=prefill_chunk,
             prefixes=self.prefix_cache,
+            kv=kv,
         )
 
     # -- public API --------------------------------------------------------------------------------------------
@@ -503,6 +524,40 @@ def _torch_dtype(dtype: str | None, device: str) -> torch.dtype:
     return getattr(torch, name)
 
 
+def _within(ready: Callable[[Job], Prompt], rows: int) -> Callable[[Job], Prompt]:
+    """``ready`` refusing a job with more choices than a static KV cache has rows (that job alone fails)."""
+
+    def checked(job: Job) -> Prompt:
+        if job.size > rows:
+            raise RequestError(
+                f"n is {job.size}, but the static KV cache holds {rows} rows; lower n or raise max_batch_size.",
+                field="n",
+            )
+        return ready(job)
+
+    return checked
+
+
+def _pick_device(device: str | None) -> str:
+    """The device to load on: ``"auto"`` is every GPU (``device_map="auto"``) only when there are several."""
+    import torch
+
+    if device is None or device == "auto":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device == "auto" and count > 1:
+            return "auto"
+        return "cuda" if count else "cpu"
+    return device
+
+
+def _attention(device: str) -> str:
+    """flash-attention 2 where it is installed and the model is on CUDA, else torch's SDPA."""
+    from importlib.util import find_spec
+
+    on_gpu = device == "auto" or device.startswith("cuda")
+    return "flash_attention_2" if on_gpu and find_spec("flash_attn") is not None else "sdpa"
+
+
 def _load_error(model: str | Path, exc: Exception) -> ModelLoadError:
     return ModelLoadError(
         f"Cannot load the model {str(model)!r}: it is not a local folder and was not found in the Hugging Face "
@@ -528,7 +583,11 @@ def _load_model(model: str | Path, device: str, dtype: torch.dtype, cache_only: 
     logging.disable_progress_bar()  # the caller's progress callback reports loading, not one bar per shard
     try:
         loaded = AutoModelForImageTextToText.from_pretrained(
-            str(model), dtype=dtype, device_map=device, local_files_only=cache_only
+            str(model),
+            dtype=dtype,
+            device_map=device,
+            local_files_only=cache_only,
+            attn_implementation=_attention(device),
         )
     except (OSError, ValueError) as exc:
         raise _load_error(model, exc) from exc

@@ -70,7 +70,7 @@ class BatchKV:
         if len(rows) == self.rows:
             return
         if not rows:
-            self.cache, self._mask, self.rows, self.length = None, None, 0, 0
+            self.clear()
             return
         index = torch.tensor(rows, device=self.cache.layers[0].keys.device)
         start = 0
@@ -84,6 +84,10 @@ class BatchKV:
             layer.values = layer.values[index, :, start:]
         self.rows = len(rows)
         self.length -= start
+
+    def clear(self) -> None:
+        """Empty the batch."""
+        self.cache, self._mask, self.rows, self.length = None, None, 0, 0
 
     def row(self, index: int) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Row ``index``'s own tokens, padding cut: how many, and a copy of its keys and values per layer."""

@@ -15,10 +15,11 @@ Between two decode steps the loop
    (:class:`~glmv.engine.local_prefix.PrefixCache`) for requests that start the same way.
 
 A job cancelled while it waits leaves the queue with a ``cancelled`` end per choice; one cancelled while it
-prefills or decodes ends at the next step. An error while a prompt is made ready or prefilled reaches that job
-alone; an error inside a decode step reaches every job in the batch (as an :class:`~glmv.errors.EngineError`
-unless it is a glmv error), and the loop goes on with an empty batch. Each job's
-:class:`~glmv.engine.batching.Timings` record when it was submitted, admitted, had its first token and ended.
+prefills or decodes ends at the next step. An error while a prompt is made ready, prefilled or joins reaches that
+job alone (unless the batch's cache took part of it: then the whole batch, as below); an error inside a decode step
+reaches every job in the batch (as an :class:`~glmv.errors.EngineError` unless it is a glmv error), and the loop
+goes on with an empty batch. Each job's :class:`~glmv.engine.batching.Timings` record when it was submitted,
+admitted, had its first token and ended.
 
 Every loop is closed at interpreter exit (its worker joined), so a script that used an engine from threads exits
 with status 0 instead of dying in torch's thread teardown.
@@ -42,6 +43,7 @@ from glmv.engine.local_kv import BatchKV
 from glmv.engine.local_prefix import PrefixCache
 from glmv.engine.local_rows import Row
 from glmv.engine.local_sampling import RowSampler, pick_scored
+from glmv.engine.local_static import StaticKV
 from glmv.engine.local_steps import Prompt, decode_step, prefill
 from glmv.errors import EngineError, GlmvError
 
@@ -72,6 +74,7 @@ class DecodeLoop:
         max_rows: int = 8,
         prefill_chunk: int = 512,
         prefixes: PrefixCache | None = None,
+        kv: BatchKV | StaticKV | None = None,
         name: str = "glmv-engine",
     ) -> None:
         self.model = model
@@ -87,7 +90,7 @@ class DecodeLoop:
         self._prefilling: list[_Prefilling] = []
         self._rows: list[Row] = []
         self._samplers: list[RowSampler] = []
-        self._kv = BatchKV()
+        self._kv = kv if kv is not None else BatchKV()  # a StaticKV: the GPU path's preallocated cache
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         _OPEN.add(self)
@@ -185,7 +188,12 @@ class DecodeLoop:
             budget -= size
             if logits is not None:
                 self._prefilling.remove(entry)
-                self._join(entry.job, entry.prompt, logits)
+                try:
+                    self._join(entry.job, entry.prompt, logits)
+                except Exception as exc:  # this request fails; the batch goes on unless its cache took a part
+                    entry.job.put(_engine_error(exc))
+                    if self._kv.rows != len(self._rows):
+                        raise
 
     def _join(self, job: Job, prompt: Prompt, logits: torch.Tensor) -> None:
         """A prefilled prompt's choices take their first token and join the decoding rows."""
@@ -245,7 +253,7 @@ class DecodeLoop:
             for job in jobs:
                 job.put(error)
         self._rows, self._samplers, self._prefilling = [], [], []
-        self._kv = BatchKV()
+        self._kv.clear()
 
 
 def _engine_error(exc: Exception) -> GlmvError:

@@ -12,7 +12,8 @@ They mirror what transformers' GLM-V models do inside ``generate`` (``Glm4vModel
   ``DynamicCache`` (the last chunk returns the last position's logits), so a long prompt goes in pieces between
   decode steps and an image may straddle two pieces;
 - :func:`decode_step` feeds every decoding row its latest token at its own position, over the left-padded
-  batch cache of :class:`~glmv.engine.local_kv.BatchKV`, and returns ``[rows, vocab]`` logits.
+  batch cache of :class:`~glmv.engine.local_kv.BatchKV` (or the preallocated
+  :class:`~glmv.engine.local_static.StaticKV` of the GPU path), and returns ``[rows, vocab]`` logits.
 
 Positions are always passed explicitly, so the model's shared ``rope_deltas`` attribute is never read or written:
 rows with different images decode side by side.
@@ -28,6 +29,7 @@ import torch
 
 from glmv.engine.local_kv import BatchKV
 from glmv.engine.local_prefix import PrefixCache
+from glmv.engine.local_static import StaticKV
 from glmv.engine.local_vision import VisionCache
 
 __all__ = ["Prompt", "decode_step", "prefill", "ready_prompt"]
@@ -110,8 +112,13 @@ def prefill(model: Any, prompt: Prompt, size: int) -> torch.Tensor | None:
     return out.logits[0, -1]
 
 
-def decode_step(model: Any, kv: BatchKV, tokens: Sequence[int], positions: Sequence[int]) -> torch.Tensor:
-    """One token for every row of ``kv``: feed ``tokens`` at ``positions``; the ``[rows, vocab]`` logits."""
+def decode_step(
+    model: Any, kv: BatchKV | StaticKV, tokens: Sequence[int], positions: Sequence[int]
+) -> torch.Tensor:
+    """One token for every row of ``kv``: feed ``tokens`` at ``positions``; the ``[rows, vocab]`` logits.
+    A :class:`~glmv.engine.local_static.StaticKV` runs its own (bucketed, maybe compiled) step."""
+    if isinstance(kv, StaticKV):
+        return kv.decode(tokens, positions)
     device = kv.cache.layers[0].keys.device
     ids = torch.tensor(tokens, device=device).view(-1, 1)
     where = torch.tensor(positions, device=device).view(1, -1, 1).expand(3, -1, -1)

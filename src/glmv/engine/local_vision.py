@@ -7,7 +7,9 @@ on the images it has not seen, in one call, then returns every image's features 
 arrive folded into the image stream (one image per temporal step), so repeated clips are cached the same way.
 
 Entries are kept least recently used first out under ``budget`` bytes (0 turns the cache off). Each image is
-encoded on its own grid, exactly as the tower does inside a batch (its attention never crosses images).
+encoded on its own grid, exactly as the tower does inside a batch (its attention never crosses images), so the
+tower can run in chunks of at most ``chunk_patches`` patches — many images or a long video never hold the
+activations of all their patches at once, and give the same features.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ def image_keys(pixel_values: torch.Tensor, grid: torch.Tensor) -> list[str]:
 
 
 class VisionCache:
-    """Vision-tower outputs of recent images, least recently used out beyond ``budget`` bytes."""
+    """Vision-tower outputs of recent images, least recently used out beyond ``budget`` bytes; the tower runs
+    on at most ``chunk_patches`` patches per call (an image larger than that alone)."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, chunk_patches: int = 32768) -> None:
         self.budget = max(0, budget)
+        self.chunk_patches = max(1, chunk_patches)
         self.used = 0
         self.encoded = 0  # images run through the vision tower
         self.hits = 0  # images served from the cache
@@ -58,17 +62,9 @@ class VisionCache:
         """``[image tokens, hidden]`` features of every image of one row, in order (``keys`` from :func:`image_keys`;
         none: the cache is off, every image is encoded)."""
         if not keys:
-            self.encoded += len(grid)
-            out = model.model.get_image_features(pixel_values.to(model.device), grid.to(model.device))
-            return torch.cat(out.pooler_output)
+            return torch.cat(self._encode(model, pixel_values, grid, list(range(len(grid)))))
         missing = [index for index, key in enumerate(keys) if key not in self._entries]
-        fresh: dict[int, torch.Tensor] = {}
-        if missing:
-            rows = torch.split(pixel_values, grid.prod(-1).tolist())
-            wanted = torch.cat([rows[index] for index in missing]).to(model.device)
-            out = model.model.get_image_features(wanted, grid[missing].to(model.device)).pooler_output
-            fresh = dict(zip(missing, out, strict=True))
-            self.encoded += len(missing)
+        fresh = dict(zip(missing, self._encode(model, pixel_values, grid, missing), strict=True))
         self.hits += len(keys) - len(missing)
         parts = []
         for index, key in enumerate(keys):
@@ -80,6 +76,21 @@ class VisionCache:
                 parts.append(self._entries[key])
         return torch.cat(parts)
 
+    def _encode(
+        self, model: Any, pixel_values: torch.Tensor, grid: torch.Tensor, images: list[int]
+    ) -> list[torch.Tensor]:
+        """The tower's features of ``images`` (indices into the row's images), in calls of at most
+        :attr:`chunk_patches` patches, so many images (a long video, a document's pages) never meet in one."""
+        rows = torch.split(pixel_values, grid.prod(-1).tolist())
+        features: list[torch.Tensor] = []
+        for chunk in _chunks([rows[index].shape[0] for index in images], self.chunk_patches):
+            chosen = [images[number] for number in chunk]
+            wanted = torch.cat([rows[index] for index in chosen]).to(model.device)
+            out = model.model.get_image_features(wanted, grid[chosen].to(model.device)).pooler_output
+            features.extend(out)
+        self.encoded += len(images)
+        return features
+
     def _store(self, key: str, features: torch.Tensor) -> None:
         size = features.numel() * features.element_size()
         if size > self.budget or key in self._entries:
@@ -89,3 +100,17 @@ class VisionCache:
         while self.used > self.budget:
             _, old = self._entries.popitem(last=False)
             self.used -= old.numel() * old.element_size()
+
+
+def _chunks(sizes: Sequence[int], limit: int) -> list[list[int]]:
+    """Consecutive positions of ``sizes`` grouped so each group's total stays within ``limit`` (a size above
+    it makes a group of its own)."""
+    groups: list[list[int]] = []
+    total = limit + 1
+    for position, size in enumerate(sizes):
+        if total + size > limit:
+            groups.append([])
+            total = 0
+        groups[-1].append(position)
+        total += size
+    return groups

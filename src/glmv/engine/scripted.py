@@ -177,10 +177,11 @@ def _certain(token: str, top: int) -> TokenLogprob:
 def _factory(spec: str, **options: Any) -> ScriptedEngine:
     """``scripted`` or ``scripted:FAMILY`` (for example ``scripted:glm-4.1v-thinking``).
 
-    The loading options a front end passes to every engine (``device``, ``dtype``, ``progress``) mean nothing to a
-    scripted engine and are ignored, as is ``family=None``; so ``glmv chat -m scripted`` works like any model.
+    The loading options a front end passes to every engine (``device``, ``dtype``, ``progress``, the batch and KV
+    cache settings) mean nothing to a scripted engine and are ignored, as is ``family=None``; so
+    ``glmv chat -m scripted`` works like any model.
     """
-    for loading in ("device", "dtype", "progress"):
+    for loading in ("device", "dtype", "progress", "compile", "kv_cache", "kv_cache_len", "max_batch_size"):
         options.pop(loading, None)
     if options.get("family") is None:
         options.pop("family", None)
