@@ -3,7 +3,8 @@
 The reference is transformers' own ``model.generate`` on the processor's tensors of the same request (greedy,
 the family's stop ids). The engine must give exactly its tokens for every family (GLM-4.1V, GLM-4.5V MoE,
 GLM-4.6V, GLM-4.6V-Flash), with text, images and a video, when a request runs alone, in a batch, and when it joins
-a batch that is already decoding; and with the prompt prefilled in small chunks. Slots free at once when a row
+a batch that is already decoding, from a cached prefix, and with the prompt prefilled in small chunks — with the
+growing cache and with the GPU path's static one (``kv_cache="static"``, run here on the CPU). Slots free at once when a row
 finishes or is cancelled, and rows with different sampling settings share one batch.
 """
 
@@ -44,10 +45,32 @@ def clip(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
+STATIC_CAPACITY = (
+    384  # tokens per row of the static cache: room for the longest taught conversation and its reply
+)
+ENGINES = [(family, "dynamic") for family in FAMILIES] + [(family, "static") for family in FAMILIES]
+
+
+@pytest.fixture(scope="module", params=ENGINES, ids=[f"{family}-{kv}" for family, kv in ENGINES])
 def engine(request, tiny_checkpoints):
-    with LocalEngine(tiny_checkpoints(request.param), max_batch_size=8) as engine:
+    """Each family with the growing left-padded cache, and with the GPU path's static cache (on the CPU)."""
+    family, kv_cache = request.param
+    options = {"kv_cache": kv_cache}
+    if kv_cache == "static":
+        options["kv_cache_len"] = STATIC_CAPACITY
+    with LocalEngine(tiny_checkpoints(family), max_batch_size=8, **options) as engine:
         yield engine
+
+
+def test_the_engine_decodes_into_the_cache_it_was_given(engine):
+    from glmv.engine.local_kv import BatchKV
+    from glmv.engine.local_static import StaticKV
+
+    static = isinstance(engine._loop._kv, StaticKV)
+    assert static or isinstance(engine._loop._kv, BatchKV)
+    assert static is (engine.kv_cache_note.startswith("KV cache: static"))
+    if static:
+        assert engine.max_model_len == STATIC_CAPACITY  # a row never outgrows its slot
 
 
 def taught(engine, name: str, **changes) -> ChatRequest:
@@ -127,6 +150,18 @@ def test_requests_joining_a_running_batch_give_the_tokens_of_generate(engine, ca
     assert [raw(engine, g) for g in joiners] == [expected for _, expected in cases.values()]
     assert raw(engine, running) == expected_long  # the last chunk's reply holds the whole text
     assert running.batch_size >= 2  # the joiners decoded beside it
+
+
+def test_a_request_from_a_cached_prefix_gives_the_tokens_of_generate(engine, cases):
+    request, expected = cases["image"]
+    engine.chat(request)
+    before = engine.prefix_cache.reused_tokens
+    follow_up = request.with_(
+        messages=[*request.messages, {"role": "assistant", "content": expected}, user_message("And now?")],
+        max_tokens=8,
+    )
+    assert engine.chat(follow_up).raw == reference(engine, follow_up)
+    assert engine.prefix_cache.reused_tokens - before >= engine.prompt_tokens(request) - 1
 
 
 def test_a_prompt_prefilled_in_small_chunks_gives_the_same_tokens(tiny_checkpoints, clip):

@@ -1,9 +1,9 @@
 """The GPU path's static KV cache on CPU: the same greedy tokens as ``model.generate``, however requests meet.
 
 An engine with ``kv_cache="static"`` decodes into tensors allocated once at load (``glmv.engine.local_static``)
-instead of the growing left-padded cache. It must give exactly ``model.generate``'s tokens for every family, with
-text, images and a video, solo, in a batch, joining a running batch and from a cached prefix — the cases and
-reference of ``test_engine_continuous``. The decode step runs at bucketed batch sizes, so ``compile=True``
+instead of the growing left-padded cache. That it gives exactly ``model.generate``'s tokens for every family, with
+text, images and a video, solo, in a batch, joining a running batch and from a cached prefix, is checked in
+``test_engine_continuous`` (its engines come with both caches); here: the cache's layout, sizes and limits. The decode step runs at bucketed batch sizes, so ``compile=True``
 compiles one graph per bucket. The compiled path is tested here with the ``"aot_eager"`` backend, not inductor:
 inductor with the system gcc took 161 s for the four buckets of a tiny model on this 2-core machine (too slow
 for CI; aot_eager took 29 s for three buckets, most of it tracing). So CI checks dynamo's capture and
@@ -21,71 +21,9 @@ from glmv.engine import ChatRequest, LocalEngine
 from glmv.errors import EngineError, RequestError
 from glmv.messages import user_message
 from glmv.testing import taught_conversations
-from test_engine_continuous import FAMILIES, clip, raw, reference, taught, video_request  # noqa: F401
+from test_engine_continuous import clip, raw, reference, taught, video_request  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-CAPACITY = 384  # tokens per row: room for the longest taught conversation and its reply
-
-
-@pytest.fixture(scope="module", params=FAMILIES)
-def engine(request, tiny_checkpoints):
-    checkpoint = tiny_checkpoints(request.param)
-    with LocalEngine(checkpoint, max_batch_size=6, kv_cache="static", kv_cache_len=CAPACITY) as engine:
-        yield engine
-
-
-@pytest.fixture(scope="module")
-def cases(engine, clip):  # noqa: F811
-    requests = {
-        "text": taught(engine, "plain"),
-        "image": taught(engine, "image"),
-        "two-images": taught(engine, "two-images"),
-        "video": video_request(clip),
-    }
-    return {name: (request, reference(engine, request)) for name, request in requests.items()}
-
-
-def test_the_engine_decodes_into_the_static_cache(engine):
-    from glmv.engine.local_static import StaticKV
-
-    assert isinstance(engine._loop._kv, StaticKV)
-    assert engine.max_model_len == CAPACITY  # a row never outgrows its slot
-
-
-def test_solo_requests_give_the_tokens_of_generate(engine, cases):
-    for name, (request, expected) in cases.items():
-        assert engine.chat(request).raw == expected, name
-
-
-def test_a_batch_gives_the_tokens_of_generate(engine, cases):
-    generations = engine.start_batch([request for request, _ in cases.values()])
-    assert [raw(engine, g) for g in generations] == [expected for _, expected in cases.values()]
-    assert [g.batch_size for g in generations] == [len(cases)] * len(cases)
-
-
-def test_requests_joining_a_running_batch_give_the_tokens_of_generate(engine, cases):
-    long = taught(engine, "long-reasoning")
-    running = engine.start(long)
-    for _ in range(3):
-        next(running)
-    joiners = [engine.start(request) for request, _ in cases.values()]
-    assert [raw(engine, g) for g in joiners] == [expected for _, expected in cases.values()]
-    assert raw(engine, running) == reference(engine, long)
-    assert running.batch_size >= 2
-
-
-def test_a_request_from_a_cached_prefix_gives_the_tokens_of_generate(engine, cases):
-    request, expected = cases["image"]
-    engine.chat(request)
-    before = engine.prefix_cache.reused_tokens
-    follow_up = request.with_(
-        messages=[*request.messages, {"role": "assistant", "content": expected}, user_message("And now?")],
-        max_tokens=8,
-    )
-    assert engine.chat(follow_up).raw == reference(engine, follow_up)
-    assert engine.prefix_cache.reused_tokens - before >= engine.prompt_tokens(request) - 1
-
 
 # -- the cache's layout, sizes and limits (one family) ---------------------------------------------------------
 

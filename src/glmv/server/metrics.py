@@ -6,6 +6,8 @@ Each app gets its own registry, so several servers in one process (tests) do not
 
 from __future__ import annotations
 
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from glmv.output.reply import RequestTimings
@@ -28,39 +30,23 @@ class ServerMetrics:
         self.completion_tokens = Counter(
             "glmv_completion_tokens", "Completion tokens generated (reasoning included).", registry=r
         )
-        self.latency = Histogram(
-            "glmv_request_latency_seconds",
-            "End-to-end request latency.",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        seconds = partial(Histogram, buckets=_LATENCY_BUCKETS, registry=r)
+        self.latency = seconds("glmv_request_latency_seconds", "End-to-end request latency.")
+        self.ttft = seconds("glmv_time_to_first_token_seconds", "Time to the first generated text.")
+        measured = " (engines that measure it)."
+        self.queue_time = seconds(
+            "glmv_engine_queue_seconds", "Time a request waited in the engine for a batch slot" + measured
         )
-        self.ttft = Histogram(
-            "glmv_time_to_first_token_seconds",
-            "Time to the first generated text.",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.prefill_time = seconds(
+            "glmv_engine_prefill_seconds", "Time the engine took to compute a request's prompt" + measured
         )
-        self.queue_time = Histogram(
-            "glmv_engine_queue_seconds",
-            "Time a request waited in the engine for a batch slot (engines that measure it).",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.prefill_time = Histogram(
-            "glmv_engine_prefill_seconds",
-            "Time the engine took to compute a request's prompt (engines that measure it).",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.engine_first_token = Histogram(
+        self.engine_first_token = seconds(
             "glmv_engine_first_token_seconds",
-            "Time from a request reaching the engine to its first token (engines that measure it).",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            "Time from a request reaching the engine to its first token" + measured,
         )
         self.decode_rate = Histogram(
             "glmv_engine_decode_tokens_per_second",
-            "Decode speed of each request, its choices together (engines that measure it).",
+            "Decode speed of each request, its choices together" + measured,
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
             registry=r,
         )
