@@ -80,6 +80,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "thinking_budget": ("a whole number of 0 or more or null", _optional(lambda v: _whole(v) and v >= 0)),
     "model": ("a string or null", _optional(lambda v: isinstance(v, str))),
     "keep_box_markers": ("true or false", lambda v: isinstance(v, bool)),
+    "logprobs": ("true or false", lambda v: isinstance(v, bool)),
+    "top_logprobs": ("a whole number from 0 to 20 or null", _optional(lambda v: _whole(v) and 0 <= v <= 20)),
 }
 
 REQUEST_SETTINGS: tuple[str, ...] = tuple(_SETTINGS)
