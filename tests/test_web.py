@@ -450,6 +450,24 @@ def test_clear_while_a_reply_streams_stops_it_and_the_next_question_starts_afres
     assert len(engine.requests[-1].messages) == 1
 
 
+def test_a_question_sent_right_after_clear_is_answered_while_the_old_reply_winds_down(page, engine):
+    """The cleared reply's event is still ending (it sees its stop switch within a poll) when the next question
+    is sent; the page must take that question, not ignore a submit while an event is pending."""
+    engine.script["slow again"] = "<think>Plan.</think>" + " ".join(f"word{i}" for i in range(400))
+    engine.delay = 0.01
+    try:
+        for number in range(4):
+            ask(page, "slow again")
+            answer(page, "word2")
+            page.click("#clear")
+            playwright.expect(page.locator("#message textarea")).to_be_enabled(timeout=WAIT)
+            ask(page, f"Right after clear {number}.")
+            answer(page, f"You said: Right after clear {number}.")
+            assert len(engine.requests[-1].messages) == 1
+    finally:
+        engine.delay = 0
+
+
 HAND_OVER = """([data, name, type, how]) => {
   const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
   const transfer = new DataTransfer();

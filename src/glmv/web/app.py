@@ -180,6 +180,9 @@ class _Page:
             return
         turn = Turn(text)
         with session.lock:
+            if session.streaming:  # a second Enter before the page disabled the box: the question goes once
+                yield _skip()
+                return
             session.turns.append(turn)
             conversation = session.conversation
             try:
@@ -427,7 +430,16 @@ def create_app(engine: "Engine", settings: WebSettings | None = None) -> gr.Bloc
         outputs = [chatbot, box, boxes_panel, picture, coordinates, html_panel, preview, source, page_file]
         hidden = {"api_visibility": "undocumented"}
         generation = {"concurrency_limit": settings.concurrency, "concurrency_id": "generate", **hidden}
-        box.submit(page.send, [box, *controls], outputs, show_progress="minimal", **generation)
+        # "multiple": a question sent while a cleared reply's event is still ending must not be dropped (Gradio's
+        # default, "once", ignores a submit while the event is pending); send() refuses a second question itself.
+        box.submit(
+            page.send,
+            [box, *controls],
+            outputs,
+            show_progress="minimal",
+            trigger_mode="multiple",
+            **generation,
+        )
         regenerate.click(page.regenerate, controls, outputs, show_progress="minimal", **generation)
         chatbot.edit(page.edit, controls, outputs, show_progress="minimal", **generation)
         stop.click(page.stop, None, None, queue=False, **hidden)
