@@ -180,8 +180,8 @@ class _Page:
             return
         turn = Turn(text)
         with session.lock:
-            if session.streaming:  # a second Enter before the page disabled the box: the question goes once
-                yield _skip()
+            if session.streaming and session.turns[-1].text == text:  # a second Enter before the box was
+                yield _skip()  # disabled: the question goes once
                 return
             session.turns.append(turn)
             conversation = session.conversation
