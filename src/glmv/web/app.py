@@ -180,8 +180,9 @@ class _Page:
             return
         turn = Turn(text)
         with session.lock:
-            if session.streaming and session.turns[-1].text == text:  # a second Enter before the box was
-                yield _skip()  # disabled: the question goes once
+            # a second Enter before the page disabled the box: the same question goes once
+            if session.streaming and session.turns[-1].text == text:
+                yield _skip()
                 return
             session.turns.append(turn)
             conversation = session.conversation
