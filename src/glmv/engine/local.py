@@ -143,7 +143,9 @@ class LocalEngine(EngineBase):
         kv, self.kv_cache_note = open_kv(
             self.model, kv_cache, max_batch_size, kv_cache_len, self.max_model_len, compile=compile
         )
-        if kv is not None:  # a row never outgrows the static cache: longer requests are refused up front
+        # A row never outgrows the static cache, nor a request its rows: both are refused up front (_prepare).
+        self._static_rows = None if kv is None else kv.max_rows
+        if kv is not None:
             self.max_model_len = min(self.max_model_len, kv.capacity)
         print(self.kv_cache_note, file=sys.stderr)
         self._max_token_chars = max(1, max((len(t) for t in self.tokenizer.get_vocab()), default=1))
@@ -170,7 +172,7 @@ class LocalEngine(EngineBase):
         self.prefix_cache = PrefixCache(prefix_cache_bytes, int(self.model.config.image_token_id))
         self._loop = DecodeLoop(
             self.model,
-            self._ready if kv is None else _within(self._ready, kv.max_rows),
+            self._ready,
             self._rows_for,
             max_rows=max_batch_size,
             prefill_chunk=prefill_chunk,
@@ -242,6 +244,12 @@ class LocalEngine(EngineBase):
         from glmv.media import load_image, load_video
         from glmv.messages import to_processor_messages
 
+        if self._static_rows is not None and request.n > self._static_rows:
+            raise RequestError(
+                f"n is {request.n}, but the static KV cache holds {self._static_rows} rows; lower n or raise "
+                "max_batch_size.",
+                field="n",
+            )
         tools = self._tools(request)
         messages, media = to_processor_messages(request.messages, self.family)
         prompt = self._render(messages, tools, request.enable_thinking)
@@ -522,20 +530,6 @@ def _torch_dtype(dtype: str | None, device: str) -> torch.dtype:
     if name is None:
         raise ModelLoadError(f"Unknown dtype {dtype!r}; use one of bfloat16, float16, float32 or auto.")
     return getattr(torch, name)
-
-
-def _within(ready: Callable[[Job], Prompt], rows: int) -> Callable[[Job], Prompt]:
-    """``ready`` refusing a job with more choices than a static KV cache has rows (that job alone fails)."""
-
-    def checked(job: Job) -> Prompt:
-        if job.size > rows:
-            raise RequestError(
-                f"n is {job.size}, but the static KV cache holds {rows} rows; lower n or raise max_batch_size.",
-                field="n",
-            )
-        return ready(job)
-
-    return checked
 
 
 def _pick_device(device: str | None) -> str:

@@ -25,7 +25,7 @@ trims), :meth:`ChunkPump.content` (content text, still parsed for boxes, ``<answ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -142,11 +142,11 @@ class ChunkPump:
         out = choice.reasoning.push(text)
         return choice.carry(Chunk(index, reasoning=out) if out else None)
 
-    def logprobs(self, index: int, entries: Iterable[TokenLogprob]) -> None:
+    def logprobs(self, index: int, entries: Sequence[TokenLogprob]) -> None:
         """Log-probabilities of choice ``index``'s next tokens; the choice's next chunk carries them."""
-        entries = list(entries)
-        if not entries:
+        if not entries:  # every event of a request that did not ask for logprobs: nothing to do
             return
+        entries = list(entries)
         choice = self._choice(index)
         if choice.logprobs is None:
             choice.logprobs = []
